@@ -1,1 +1,28 @@
-//! placeholder
+//! The database of Uslugi.
+//!
+//! One SQL text serves SQLite (the embedded default) and PostgreSQL (and the
+//! PostgreSQL-compatible distributed engines) through sqlx's `any` driver. The schema
+//! follows portable rules: UUIDv7 ids as TEXT, times as BIGINT microseconds UTC,
+//! booleans as SMALLINT, JSON as TEXT, money as BIGINT kopecks. The few places where the
+//! dialects must differ are functions of [`Backend`], never `if` chains in repositories.
+//! Only this crate knows SQL.
+
+mod db;
+mod error;
+pub mod jobs;
+
+pub use db::{Backend, Db, DbOptions, redact};
+pub use error::StoreError;
+
+use chrono::{DateTime, Utc};
+
+/// A timestamp as stored: microseconds since the Unix epoch, UTC.
+pub fn to_micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+/// The inverse of [`to_micros`]; out-of-range values (impossible for rows we wrote)
+/// clamp to the epoch rather than fail a read.
+pub fn from_micros(us: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(us).unwrap_or_default()
+}

@@ -1,1 +1,42 @@
-//! placeholder
+//! HTTP for Uslugi: the portal's pages, the JSON API, static assets and the operational
+//! endpoints. Only this crate knows HTTP; it turns requests into calls on the feature
+//! crates and their results into askama pages or JSON.
+
+mod api;
+mod assets;
+mod error;
+mod layers;
+mod ops;
+mod pages;
+pub mod validate;
+
+use std::sync::Arc;
+
+use axum::Router;
+use domain::{Clock, WorkingCalendar};
+use store::Db;
+
+pub use error::{AppError, ErrorInfo};
+pub use ops::metrics_handle;
+
+/// What every handler may need. Cheap to clone: everything inside is shared.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub db: Db,
+    pub clock: Arc<dyn Clock>,
+    pub calendar: Arc<WorkingCalendar>,
+}
+
+/// The whole HTTP application: routes and the layers around them.
+pub fn router(state: AppState) -> Router {
+    // Install the metrics recorder before the first request is counted.
+    metrics_handle();
+    let routes = Router::new()
+        .merge(pages::routes())
+        .nest("/api/v1", api::routes())
+        .merge(ops::routes())
+        .merge(assets::routes())
+        .fallback(error::not_found)
+        .with_state(state);
+    layers::wrap(routes)
+}

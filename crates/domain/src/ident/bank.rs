@@ -51,6 +51,11 @@ pub struct BankAccount {
 const ACCOUNT_WEIGHTS: [u32; 3] = [7, 1, 3];
 
 impl BankAccount {
+    /// Checks what can be checked without the bank: 20 digits.
+    pub fn check_shape(input: &str) -> Result<(), FieldError> {
+        digits_of_len(trimmed(input)?, &[20], "20 цифр").map(drop)
+    }
+
     /// Checks `input` as an account of `kind` held at the bank `bik`.
     pub fn parse(input: &str, bik: &Bik, kind: AccountKind) -> Result<Self, FieldError> {
         let s = trimmed(input)?;
@@ -66,7 +71,7 @@ impl BankAccount {
             .zip(ACCOUNT_WEIGHTS.iter().cycle())
             .map(|(d, w)| u32::from(*d) * w % 10)
             .sum();
-        if sum % 10 == 0 {
+        if sum.is_multiple_of(10) {
             Ok(Self {
                 number: s.to_owned(),
                 kind,

@@ -1,0 +1,164 @@
+//! The job queue: durable background work shared by every node.
+//!
+//! A worker [`JobQueue::claim`]s the oldest ready job of its queue, which holds it for a
+//! lease; it then calls [`JobQueue::complete`] or [`JobQueue::retry`]. A job whose lease
+//! ran out (its worker died) becomes claimable again. On PostgreSQL concurrent claimers
+//! skip each other's rows (`FOR UPDATE SKIP LOCKED`); on SQLite the single writer
+//! serializes them.
+
+use chrono::{DateTime, Duration, Utc};
+use sqlx::Row;
+use uuid::Uuid;
+
+use crate::{Db, StoreError, from_micros, to_micros};
+
+/// A job as a worker sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub id: String,
+    pub queue: String,
+    pub payload: String,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub run_at: DateTime<Utc>,
+}
+
+/// Where a job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobState {
+    Queued,
+    Running,
+    Done,
+    Failed,
+}
+
+impl JobState {
+    fn parse(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "queued" => Ok(Self::Queued),
+            "running" => Ok(Self::Running),
+            "done" => Ok(Self::Done),
+            "failed" => Ok(Self::Failed),
+            other => Err(StoreError::Corrupt(format!("job state {other:?}"))),
+        }
+    }
+}
+
+/// The repository of jobs.
+#[derive(Debug, Clone)]
+pub struct JobQueue {
+    db: Db,
+}
+
+impl JobQueue {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// Adds a job to run at or after `run_at`. Returns its id (UUIDv7, so ids sort by
+    /// creation time).
+    pub async fn enqueue(
+        &self,
+        queue: &str,
+        payload: &str,
+        run_at: DateTime<Utc>,
+        max_attempts: i64,
+        now: DateTime<Utc>,
+    ) -> Result<String, StoreError> {
+        let id = Uuid::now_v7().to_string();
+        sqlx::query(
+            "INSERT INTO jobs (id, queue, payload, state, attempts, max_attempts, run_at, \
+             created_at, updated_at) VALUES ($1, $2, $3, 'queued', 0, $4, $5, $6, $6)",
+        )
+        .bind(&id)
+        .bind(queue)
+        .bind(payload)
+        .bind(max_attempts)
+        .bind(to_micros(run_at))
+        .bind(to_micros(now))
+        .execute(self.db.pool())
+        .await?;
+        Ok(id)
+    }
+
+    /// Takes the oldest ready job of `queue` for `lease`, or `None` when nothing is due.
+    pub async fn claim(
+        &self,
+        queue: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<Option<Job>, StoreError> {
+        let sql = format!(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_until = $1, \
+             updated_at = $2 \
+             WHERE id = (SELECT id FROM jobs WHERE queue = $3 AND \
+               ((state = 'queued' AND run_at <= $2) OR (state = 'running' AND locked_until <= $2)) \
+               ORDER BY run_at, id LIMIT 1{}) \
+             RETURNING id, queue, payload, attempts, max_attempts, run_at",
+            self.db.backend().skip_locked()
+        );
+        // The only variable part is the backend's static locking clause.
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(to_micros(now + lease))
+            .bind(to_micros(now))
+            .bind(queue)
+            .fetch_optional(self.db.pool())
+            .await?;
+        row.map(|r| {
+            Ok(Job {
+                id: r.try_get("id")?,
+                queue: r.try_get("queue")?,
+                payload: r.try_get("payload")?,
+                attempts: r.try_get("attempts")?,
+                max_attempts: r.try_get("max_attempts")?,
+                run_at: from_micros(r.try_get("run_at")?),
+            })
+        })
+        .transpose()
+    }
+
+    /// Marks a claimed job done.
+    pub async fn complete(&self, id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE jobs SET state = 'done', locked_until = NULL, updated_at = $1 WHERE id = $2",
+        )
+        .bind(to_micros(now))
+        .bind(id)
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Records a failed attempt: the job runs again at `retry_at`, or is marked failed for
+    /// good once it has used up its attempts. Returns the new state.
+    pub async fn retry(
+        &self,
+        id: &str,
+        error: &str,
+        retry_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<JobState, StoreError> {
+        let row = sqlx::query(
+            "UPDATE jobs SET \
+               state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END, \
+               run_at = $1, locked_until = NULL, last_error = $2, updated_at = $3 \
+             WHERE id = $4 RETURNING state",
+        )
+        .bind(to_micros(retry_at))
+        .bind(error)
+        .bind(to_micros(now))
+        .bind(id)
+        .fetch_one(self.db.pool())
+        .await?;
+        JobState::parse(row.try_get::<String, _>("state")?.as_str())
+    }
+
+    /// The state of a job, if it exists.
+    pub async fn state(&self, id: &str) -> Result<Option<JobState>, StoreError> {
+        let row = sqlx::query("SELECT state FROM jobs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.db.pool())
+            .await?;
+        row.map(|r| JobState::parse(r.try_get::<String, _>("state")?.as_str())).transpose()
+    }
+}

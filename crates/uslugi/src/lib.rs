@@ -1,0 +1,7 @@
+//! The Uslugi application as a library: configuration, wiring and the server's life
+//! cycle. `main.rs` is a thin command line over it; the integration tests start the very
+//! same server through [`server::start`].
+
+pub mod clock;
+pub mod settings;
+pub mod server;

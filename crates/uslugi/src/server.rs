@@ -1,0 +1,110 @@
+//! Starting and stopping the portal: data directory, calendar, database, HTTP server.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use domain::{Clock, WorkingCalendar};
+use store::{Db, DbOptions};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::settings::{Settings, SettingsError};
+
+/// The built-in calendar plus every `*.toml` in `dir` (if the directory exists). A bad
+/// file is a configuration error naming the file.
+pub fn load_calendar(dir: &Path) -> Result<WorkingCalendar, SettingsError> {
+    let bad = |message: String| SettingsError { key: "calendar_dir".into(), message };
+    let mut calendar = WorkingCalendar::builtin().map_err(|e| bad(e.to_string()))?;
+    if !dir.is_dir() {
+        return Ok(calendar);
+    }
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| bad(format!("{}: {e}", dir.display())))?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    for path in files {
+        let text = std::fs::read_to_string(&path).map_err(|e| bad(format!("{}: {e}", path.display())))?;
+        let year = calendar.load_year(&path.display().to_string(), &text).map_err(|e| bad(e.to_string()))?;
+        tracing::info!(year, file = %path.display(), "production calendar year loaded");
+    }
+    Ok(calendar)
+}
+
+/// Creates the data directory, connects to the database and brings its schema up to date.
+pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
+    std::fs::create_dir_all(&settings.data_dir).map_err(|e| SettingsError {
+        key: "data_dir".into(),
+        message: format!("не удалось создать {} / cannot create: {e}", settings.data_dir.display()),
+    })?;
+    let db = Db::connect(&settings.database_url, &DbOptions::default())
+        .await
+        .with_context(|| format!("connecting to {}", store::redact(&settings.database_url)))?;
+    db.migrate().await.context("applying migrations")?;
+    Ok(db)
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Running {
+    pub addr: SocketAddr,
+    pub db: Db,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting connections, lets in-flight requests finish, and waits.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        self.task.await.context("server task")?.context("server")?;
+        self.db.close().await;
+        Ok(())
+    }
+
+    /// Waits until the server stops by itself (it does not, unless it fails) or until
+    /// `signal` completes, then shuts down gracefully.
+    pub async fn run_until(mut self, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
+        tokio::select! {
+            result = &mut self.task => {
+                result.context("server task")?.context("server")?;
+                anyhow::bail!("the HTTP server stopped unexpectedly")
+            }
+            () = signal => {
+                tracing::info!("shutting down");
+                self.shutdown().await
+            }
+        }
+    }
+}
+
+/// Opens everything and starts serving on `settings.listen` (port 0 picks a free port).
+pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
+    let calendar = load_calendar(&settings.calendar_dir)?;
+    for year in calendar.years().filter(|y| y.is_provisional()) {
+        tracing::warn!(year = year.year(), "production calendar year is provisional: add the decree's file");
+    }
+    let db = open_database(settings).await?;
+    let listener = TcpListener::bind(settings.listen).await.map_err(|e| SettingsError {
+        key: "listen".into(),
+        message: format!("не удалось занять {} / cannot listen: {e}", settings.listen),
+    })?;
+    let addr = listener.local_addr()?;
+    let state = web::AppState { db: db.clone(), clock, calendar: Arc::new(calendar) };
+    let app = web::router(state);
+    let (stop, mut stopped) = watch::channel(false);
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    tracing::info!(%addr, backend = db.backend().name(), "listening");
+    Ok(Running { addr, db, stop, task })
+}

@@ -1,0 +1,188 @@
+//! The one place where errors become HTTP responses.
+//!
+//! A handler returns [`AppError`]; its response carries an [`ErrorInfo`] and no body.
+//! The outer `render_errors` layer then writes the body as JSON under `/api` and
+//! `/healthz`-style endpoints, and as a Russian HTML page everywhere else. The same layer
+//! gives the framework's own bare errors (405, 413, timeouts, rejected extractors) our
+//! format, so a person never sees an English text or an empty page.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// An error a handler gives up with. Internal details go to the log, never to the client.
+#[derive(Debug)]
+pub enum AppError {
+    /// No such page or resource.
+    NotFound,
+    /// The request itself is wrong: `code` for programs, `message` in Russian for people.
+    BadRequest { code: &'static str, message: String },
+    /// A dependency (the database) is unreachable; try again later.
+    Unavailable(String),
+    /// A bug or an unexpected failure.
+    Internal(String),
+}
+
+impl From<store::StoreError> for AppError {
+    fn from(e: store::StoreError) -> Self {
+        if e.is_unavailable() {
+            Self::Unavailable(e.to_string())
+        } else {
+            Self::Internal(e.to_string())
+        }
+    }
+}
+
+/// What the rendering layer needs to write an error body.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorInfo {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ErrorInfo {
+    fn for_status(status: StatusCode) -> Self {
+        let (code, message) = match status {
+            StatusCode::NOT_FOUND => ("not_found", "Страница не найдена"),
+            StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "Такой запрос к этому адресу не поддерживается"),
+            StatusCode::PAYLOAD_TOO_LARGE => ("too_large", "Слишком большой запрос"),
+            StatusCode::REQUEST_TIMEOUT => ("timeout", "Запрос выполнялся слишком долго, попробуйте ещё раз"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "Неподдерживаемый формат запроса"),
+            StatusCode::SERVICE_UNAVAILABLE => ("unavailable", "Сервис временно недоступен, попробуйте позже"),
+            s if s.is_server_error() => ("internal", "Внутренняя ошибка сервиса. Мы уже разбираемся"),
+            _ => ("bad_request", "Неверный запрос"),
+        };
+        Self { code, message: message.to_owned() }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, info) = match self {
+            Self::NotFound => (StatusCode::NOT_FOUND, ErrorInfo::for_status(StatusCode::NOT_FOUND)),
+            Self::BadRequest { code, message } => (StatusCode::BAD_REQUEST, ErrorInfo { code, message }),
+            Self::Unavailable(detail) => {
+                tracing::warn!(%detail, "dependency unavailable");
+                let status = StatusCode::SERVICE_UNAVAILABLE;
+                (status, ErrorInfo::for_status(status))
+            }
+            Self::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                let status = StatusCode::INTERNAL_SERVER_ERROR;
+                (status, ErrorInfo::for_status(status))
+            }
+        };
+        let mut response = status.into_response();
+        response.extensions_mut().insert(info);
+        response
+    }
+}
+
+/// The fallback for unknown paths.
+pub async fn not_found() -> AppError {
+    AppError::NotFound
+}
+
+#[derive(Serialize)]
+struct JsonError<'a> {
+    error: &'a ErrorInfo,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    nav: &'a str,
+    status: u16,
+    info: &'a ErrorInfo,
+    request_id: &'a str,
+}
+
+fn wants_json(path: &str) -> bool {
+    path.starts_with("/api/") || matches!(path, "/healthz" | "/readyz" | "/metrics")
+}
+
+/// Writes the body of every error response (see the module docs).
+pub async fn render_errors(request: Request, next: Next) -> Response {
+    let json = wants_json(request.uri().path());
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let info = match response.extensions().get::<ErrorInfo>() {
+        Some(info) => info.clone(),
+        None => {
+            // Bodies written on purpose (a form shown again with its errors, the
+            // validation API's 404) have their own content type; leave them alone.
+            let ours = response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|ct| !ct.starts_with("text/plain"));
+            if ours {
+                return response;
+            }
+            ErrorInfo::for_status(status)
+        }
+    };
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let body = if json {
+        parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        Body::from(serde_json::to_vec(&JsonError { error: &info }).unwrap_or_default())
+    } else {
+        let page = ErrorPage { nav: "", status: status.as_u16(), info: &info, request_id: &request_id };
+        match page.render() {
+            Ok(html) => {
+                parts.headers.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/html; charset=utf-8"),
+                );
+                Body::from(html)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "error page failed to render");
+                parts.headers.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; charset=utf-8"),
+                );
+                Body::from(info.message.clone())
+            }
+        }
+    };
+    Response::from_parts(parts, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_maps_to_its_status_and_russian_text() {
+        let cases = [
+            (AppError::NotFound, 404, "not_found"),
+            (AppError::BadRequest { code: "x", message: "плохо".into() }, 400, "x"),
+            (AppError::Unavailable("db down".into()), 503, "unavailable"),
+            (AppError::Internal("secret detail".into()), 500, "internal"),
+        ];
+        for (error, status, code) in cases {
+            let response = error.into_response();
+            assert_eq!(response.status().as_u16(), status);
+            let info = response.extensions().get::<ErrorInfo>().unwrap();
+            assert_eq!(info.code, code);
+            assert!(!info.message.contains("secret"), "internal details must not leak");
+            assert!(info.message.chars().any(|c| matches!(c, 'а'..='я')), "Russian text");
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! The portal's pages: home and the «Проверка реквизитов» form.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Form;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::AppState;
+use crate::validate::{self, Context, Kind};
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/", get(home)).route("/check", get(check_form).post(check_submit))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "home.html")]
+struct HomePage {
+    nav: &'static str,
+}
+
+async fn home() -> HomePage {
+    HomePage { nav: "home" }
+}
+
+/// One field of the form as the template shows it.
+#[derive(Debug)]
+struct FieldView {
+    name: &'static str,
+    kind: Kind,
+    label: &'static str,
+    hint: &'static str,
+    autocomplete: &'static str,
+    inputmode: &'static str,
+    value: String,
+    error: Option<String>,
+    normalized: Option<String>,
+}
+
+struct FieldSpec {
+    name: &'static str,
+    kind: Kind,
+    label: &'static str,
+    hint: &'static str,
+    autocomplete: &'static str,
+    inputmode: &'static str,
+}
+
+const fn spec(
+    name: &'static str,
+    kind: Kind,
+    label: &'static str,
+    hint: &'static str,
+    autocomplete: &'static str,
+    inputmode: &'static str,
+) -> FieldSpec {
+    FieldSpec { name, kind, label, hint, autocomplete, inputmode }
+}
+
+/// The form's groups and fields, in order.
+const GROUPS: [(&str, &[FieldSpec]); 4] = [
+    (
+        "Гражданин",
+        &[
+            spec("surname", Kind::Name, "Фамилия", "Русскими буквами, например Салтыков-Щедрин", "family-name", "text"),
+            spec("given_name", Kind::Name, "Имя", "Русскими буквами", "given-name", "text"),
+            spec("patronymic", Kind::Name, "Отчество", "Если есть", "additional-name", "text"),
+            spec("birth_date", Kind::BirthDate, "Дата рождения", "ДД.ММ.ГГГГ, например 17.05.1990", "bday", "numeric"),
+            spec("snils", Kind::Snils, "СНИЛС", "11 цифр, например 112-233-445 95", "off", "numeric"),
+            spec("inn", Kind::Inn, "ИНН", "12 цифр для гражданина, 10 — для организации", "off", "numeric"),
+            spec("passport", Kind::Passport, "Серия и номер паспорта", "Например 4510 123456", "off", "numeric"),
+            spec("division_code", Kind::DivisionCode, "Код подразделения", "Например 770-001", "off", "numeric"),
+        ],
+    ),
+    (
+        "Контакты",
+        &[
+            spec("phone", Kind::Phone, "Мобильный телефон", "Например +7 916 123-45-67", "tel", "tel"),
+            spec("email", Kind::Email, "Электронная почта", "Например name@mail.ru или имя@почта.рф", "email", "email"),
+        ],
+    ),
+    (
+        "Организация и банк",
+        &[
+            spec("ogrn", Kind::Ogrn, "ОГРН", "13 цифр", "off", "numeric"),
+            spec("ogrnip", Kind::Ogrnip, "ОГРНИП", "15 цифр", "off", "numeric"),
+            spec("kpp", Kind::Kpp, "КПП", "9 символов, например 773601001", "off", "text"),
+            spec("bik", Kind::Bik, "БИК банка", "9 цифр, например 044525225", "off", "numeric"),
+            spec("account", Kind::Account, "Номер счёта", "20 цифр; проверяется вместе с БИК", "off", "numeric"),
+        ],
+    ),
+    ("Платёж", &[spec("uin", Kind::Uin, "УИН начисления", "20 или 25 цифр", "off", "numeric")]),
+];
+
+struct GroupView {
+    legend: &'static str,
+    fields: Vec<FieldView>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "check.html")]
+struct CheckPage {
+    nav: &'static str,
+    groups: Vec<GroupView>,
+    /// Errors to list at the top: (field name, label, message).
+    summary: Vec<(&'static str, &'static str, String)>,
+    nothing_entered: bool,
+    checked: bool,
+}
+
+impl CheckPage {
+    fn new(values: &Values, cx: Option<Context<'_>>) -> Self {
+        let mut summary = Vec::new();
+        let mut filled = 0;
+        let groups = GROUPS
+            .iter()
+            .map(|(legend, specs)| GroupView {
+                legend,
+                fields: specs
+                    .iter()
+                    .map(|s| {
+                        let value = value(values, s.name).to_owned();
+                        let mut view = FieldView {
+                            name: s.name,
+                            kind: s.kind,
+                            label: s.label,
+                            hint: s.hint,
+                            autocomplete: s.autocomplete,
+                            inputmode: s.inputmode,
+                            value,
+                            error: None,
+                            normalized: None,
+                        };
+                        if let Some(cx) = cx.filter(|_| !view.value.trim().is_empty()) {
+                            filled += 1;
+                            match validate::check(s.kind, &view.value, cx) {
+                                Ok(n) => view.normalized = Some(n),
+                                Err(e) => {
+                                    summary.push((s.name, s.label, e.to_string()));
+                                    view.error = Some(e.to_string());
+                                }
+                            }
+                        }
+                        view
+                    })
+                    .collect(),
+            })
+            .collect();
+        Self { nav: "check", groups, summary, nothing_entered: cx.is_some() && filled == 0, checked: cx.is_some() }
+    }
+
+    fn all_valid(&self) -> bool {
+        self.checked && self.summary.is_empty() && !self.nothing_entered
+    }
+
+    fn has_errors(&self) -> bool {
+        !self.summary.is_empty() || self.nothing_entered
+    }
+}
+
+/// The submitted form: every field optional, unknown names ignored.
+type Values = HashMap<String, String>;
+
+fn value<'a>(values: &'a Values, name: &str) -> &'a str {
+    values.get(name).map_or("", String::as_str)
+}
+
+async fn check_form() -> CheckPage {
+    CheckPage::new(&Values::default(), None)
+}
+
+/// Server-side validation for browsers without JavaScript (and for everyone on submit):
+/// the page comes back with what was typed, an error summary and a message per field.
+async fn check_submit(State(state): State<AppState>, Form(values): Form<Values>) -> Response {
+    let today = domain::moscow_date(state.clock.now());
+    let cx = Context { bik: Some(value(&values, "bik")), today };
+    let page = CheckPage::new(&values, Some(cx));
+    let status = if page.has_errors() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    (status, page).into_response()
+}

@@ -1,0 +1,78 @@
+// Live field validation: each input with data-validate="kind" asks
+// /api/v1/validate/{kind} as the person types and shows the Russian message beside it.
+// The form works without this script: the server checks everything on submit.
+(function () {
+  "use strict";
+
+  function errorBox(input) {
+    return document.getElementById(input.id + "-error");
+  }
+
+  function show(input, result) {
+    var box = errorBox(input);
+    var field = input.closest(".field");
+    if (!input.value.trim()) {
+      // An empty optional field is not an error while typing.
+      input.removeAttribute("aria-invalid");
+      input.classList.remove("is-valid");
+      if (field) field.classList.remove("field-error");
+      if (box) box.textContent = "";
+      return;
+    }
+    if (result.valid) {
+      input.removeAttribute("aria-invalid");
+      input.classList.add("is-valid");
+      if (field) field.classList.remove("field-error");
+      if (box) box.textContent = "";
+    } else {
+      input.setAttribute("aria-invalid", "true");
+      input.classList.remove("is-valid");
+      if (field) field.classList.add("field-error");
+      if (box) box.textContent = result.error ? result.error.message : "";
+    }
+  }
+
+  function check(input) {
+    var kind = input.getAttribute("data-validate");
+    var params = new URLSearchParams({ value: input.value });
+    if (kind === "account") {
+      var bik = input.form && input.form.elements.namedItem("bik");
+      if (bik) params.set("bik", bik.value);
+    }
+    var sent = input.value;
+    fetch("/api/v1/validate/" + encodeURIComponent(kind) + "?" + params.toString(), {
+      headers: { Accept: "application/json" },
+      credentials: "same-origin"
+    })
+      .then(function (r) { return r.json(); })
+      .then(function (result) {
+        // Drop answers for a value the person has already changed.
+        if (input.value === sent) show(input, result);
+      })
+      .catch(function () { /* offline: the server checks on submit */ });
+  }
+
+  function wire(input) {
+    var timer = null;
+    input.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(function () { check(input); }, 300);
+    });
+    input.addEventListener("blur", function () {
+      clearTimeout(timer);
+      check(input);
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("input[data-validate]").forEach(wire);
+    // The account's control key depends on the BIK: re-check it when the BIK changes.
+    var bik = document.querySelector("input[name=bik]");
+    var account = document.querySelector("input[name=account]");
+    if (bik && account) {
+      bik.addEventListener("change", function () { if (account.value.trim()) check(account); });
+    }
+    var summary = document.getElementById("error-summary");
+    if (summary) summary.focus();
+  });
+})();
