@@ -159,6 +159,7 @@ impl JobQueue {
             .bind(id)
             .fetch_optional(self.db.pool())
             .await?;
-        row.map(|r| JobState::parse(r.try_get::<String, _>("state")?.as_str())).transpose()
+        row.map(|r| JobState::parse(r.try_get::<String, _>("state")?.as_str()))
+            .transpose()
     }
 }

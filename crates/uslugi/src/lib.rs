@@ -3,5 +3,5 @@
 //! same server through [`server::start`].
 
 pub mod clock;
-pub mod settings;
 pub mod server;
+pub mod settings;

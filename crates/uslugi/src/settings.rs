@@ -9,7 +9,14 @@ use serde::Deserialize;
 
 /// Every key, as written in `uslugi.toml`; the environment variable is `USLUGI_` + the key
 /// in upper case, the flag `--` + the key with dashes.
-pub const KEYS: [&str; 6] = ["listen", "data_dir", "database_url", "calendar_dir", "log", "log_format"];
+pub const KEYS: [&str; 6] = [
+    "listen",
+    "data_dir",
+    "database_url",
+    "calendar_dir",
+    "log",
+    "log_format",
+];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -55,7 +62,10 @@ pub struct SettingsError {
 }
 
 fn err(key: &str, message: impl Into<String>) -> SettingsError {
-    SettingsError { key: key.to_owned(), message: message.into() }
+    SettingsError {
+        key: key.to_owned(),
+        message: message.into(),
+    }
 }
 
 /// Where the values come from besides the defaults.
@@ -74,7 +84,9 @@ pub struct Sources {
 pub fn env_overrides() -> Vec<(String, String)> {
     KEYS.iter()
         .filter_map(|k| {
-            std::env::var(format!("USLUGI_{}", k.to_uppercase())).ok().map(|v| ((*k).to_owned(), v))
+            std::env::var(format!("USLUGI_{}", k.to_uppercase()))
+                .ok()
+                .map(|v| ((*k).to_owned(), v))
         })
         .collect()
 }
@@ -90,9 +102,14 @@ impl Settings {
         match &sources.file {
             Some(path) => {
                 if !path.is_file() {
-                    return Err(err("config", format!("файл {} не найден / file not found", path.display())));
+                    return Err(err(
+                        "config",
+                        format!("файл {} не найден / file not found", path.display()),
+                    ));
                 }
-                builder = builder.add_source(config::File::from(path.as_path()).format(config::FileFormat::Toml));
+                builder = builder.add_source(
+                    config::File::from(path.as_path()).format(config::FileFormat::Toml),
+                );
             }
             None => {
                 builder = builder.add_source(
@@ -101,7 +118,9 @@ impl Settings {
             }
         }
         for (key, value) in sources.env.iter().chain(&sources.flags) {
-            builder = builder.set_override(key.as_str(), value.as_str()).map_err(|e| err(key, e.to_string()))?;
+            builder = builder
+                .set_override(key.as_str(), value.as_str())
+                .map_err(|e| err(key, e.to_string()))?;
         }
         let raw: Raw = builder
             .build()
@@ -112,7 +131,13 @@ impl Settings {
 
     fn check(raw: Raw) -> Result<Self, SettingsError> {
         let listen = raw.listen.parse::<SocketAddr>().map_err(|_| {
-            err("listen", format!("«{}» — ожидается АДРЕС:ПОРТ, например 127.0.0.1:8080 / expected ADDR:PORT", raw.listen))
+            err(
+                "listen",
+                format!(
+                    "«{}» — ожидается АДРЕС:ПОРТ, например 127.0.0.1:8080 / expected ADDR:PORT",
+                    raw.listen
+                ),
+            )
         })?;
         if raw.data_dir.as_os_str().is_empty() {
             return Err(err("data_dir", "пустой путь / empty path"));
@@ -130,14 +155,32 @@ impl Settings {
             "json" => LogFormat::Json,
             "pretty" => LogFormat::Pretty,
             other => {
-                return Err(err("log_format", format!("«{other}» — ожидается json или pretty / expected json or pretty")));
+                return Err(err(
+                    "log_format",
+                    format!("«{other}» — ожидается json или pretty / expected json or pretty"),
+                ));
             }
         };
         if tracing_subscriber::EnvFilter::try_new(&raw.log).is_err() {
-            return Err(err("log", format!("«{}» — неверный фильтр журнала / invalid log filter", raw.log)));
+            return Err(err(
+                "log",
+                format!(
+                    "«{}» — неверный фильтр журнала / invalid log filter",
+                    raw.log
+                ),
+            ));
         }
-        let calendar_dir = raw.calendar_dir.unwrap_or_else(|| raw.data_dir.join("calendar"));
-        Ok(Self { listen, data_dir: raw.data_dir, database_url, calendar_dir, log: raw.log, log_format })
+        let calendar_dir = raw
+            .calendar_dir
+            .unwrap_or_else(|| raw.data_dir.join("calendar"));
+        Ok(Self {
+            listen,
+            data_dir: raw.data_dir,
+            database_url,
+            calendar_dir,
+            log: raw.log,
+            log_format,
+        })
     }
 }
 
@@ -145,7 +188,9 @@ impl Settings {
 fn config_error_key(e: &config::ConfigError) -> String {
     let text = e.to_string();
     // Messages look like "invalid type: … for key `listen`" or "unknown field `foo`, expected …".
-    text.split('`').nth(1).map_or_else(|| "config".to_owned(), str::to_owned)
+    text.split('`')
+        .nth(1)
+        .map_or_else(|| "config".to_owned(), str::to_owned)
 }
 
 /// A SQLite URL for a file path.
@@ -158,8 +203,15 @@ mod tests {
     use super::*;
 
     fn load(flags: &[(&str, &str)]) -> Result<Settings, SettingsError> {
-        let flags = flags.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        Settings::load(&Sources { file: None, env: vec![], flags })
+        let flags = flags
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::load(&Sources {
+            file: None,
+            env: vec![],
+            flags,
+        })
     }
 
     #[test]
@@ -174,10 +226,19 @@ mod tests {
     #[test]
     fn bad_values_name_their_key() {
         assert_eq!(load(&[("listen", "nowhere")]).unwrap_err().key, "listen");
-        assert_eq!(load(&[("database_url", "mysql://x")]).unwrap_err().key, "database_url");
-        assert_eq!(load(&[("log_format", "xml")]).unwrap_err().key, "log_format");
+        assert_eq!(
+            load(&[("database_url", "mysql://x")]).unwrap_err().key,
+            "database_url"
+        );
+        assert_eq!(
+            load(&[("log_format", "xml")]).unwrap_err().key,
+            "log_format"
+        );
         let e = load(&[("listen", "nowhere")]).unwrap_err().to_string();
-        assert!(e.starts_with("ошибка конфигурации / configuration error: listen:"), "{e}");
+        assert!(
+            e.starts_with("ошибка конфигурации / configuration error: listen:"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -196,10 +257,18 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("uslugi.toml");
         std::fs::write(&file, "listen = \"127.0.0.1:1\"\nlisten_port = 5\n").unwrap();
-        let e = Settings::load(&Sources { file: Some(file.clone()), ..Sources::default() }).unwrap_err();
+        let e = Settings::load(&Sources {
+            file: Some(file.clone()),
+            ..Sources::default()
+        })
+        .unwrap_err();
         assert_eq!(e.key, "listen_port", "{e}");
         std::fs::write(&file, "listen = \"127.0.0.1:7\"\n").unwrap();
-        let s = Settings::load(&Sources { file: Some(file), ..Sources::default() }).unwrap();
+        let s = Settings::load(&Sources {
+            file: Some(file),
+            ..Sources::default()
+        })
+        .unwrap();
         assert_eq!(s.listen.port(), 7);
         std::fs::remove_dir_all(dir).unwrap();
     }

@@ -49,23 +49,45 @@ impl ErrorInfo {
     fn for_status(status: StatusCode) -> Self {
         let (code, message) = match status {
             StatusCode::NOT_FOUND => ("not_found", "Страница не найдена"),
-            StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "Такой запрос к этому адресу не поддерживается"),
+            StatusCode::FORBIDDEN => ("forbidden", "Доступ запрещён"),
+            StatusCode::METHOD_NOT_ALLOWED => (
+                "method_not_allowed",
+                "Такой запрос к этому адресу не поддерживается",
+            ),
             StatusCode::PAYLOAD_TOO_LARGE => ("too_large", "Слишком большой запрос"),
-            StatusCode::REQUEST_TIMEOUT => ("timeout", "Запрос выполнялся слишком долго, попробуйте ещё раз"),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "Неподдерживаемый формат запроса"),
-            StatusCode::SERVICE_UNAVAILABLE => ("unavailable", "Сервис временно недоступен, попробуйте позже"),
-            s if s.is_server_error() => ("internal", "Внутренняя ошибка сервиса. Мы уже разбираемся"),
+            StatusCode::REQUEST_TIMEOUT => (
+                "timeout",
+                "Запрос выполнялся слишком долго, попробуйте ещё раз",
+            ),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                ("unsupported_media_type", "Неподдерживаемый формат запроса")
+            }
+            StatusCode::SERVICE_UNAVAILABLE => (
+                "unavailable",
+                "Сервис временно недоступен, попробуйте позже",
+            ),
+            s if s.is_server_error() => {
+                ("internal", "Внутренняя ошибка сервиса. Мы уже разбираемся")
+            }
             _ => ("bad_request", "Неверный запрос"),
         };
-        Self { code, message: message.to_owned() }
+        Self {
+            code,
+            message: message.to_owned(),
+        }
     }
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, info) = match self {
-            Self::NotFound => (StatusCode::NOT_FOUND, ErrorInfo::for_status(StatusCode::NOT_FOUND)),
-            Self::BadRequest { code, message } => (StatusCode::BAD_REQUEST, ErrorInfo { code, message }),
+            Self::NotFound => (
+                StatusCode::NOT_FOUND,
+                ErrorInfo::for_status(StatusCode::NOT_FOUND),
+            ),
+            Self::BadRequest { code, message } => {
+                (StatusCode::BAD_REQUEST, ErrorInfo { code, message })
+            }
             Self::Unavailable(detail) => {
                 tracing::warn!(%detail, "dependency unavailable");
                 let status = StatusCode::SERVICE_UNAVAILABLE;
@@ -139,10 +161,18 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
     let (mut parts, _) = response.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
     let body = if json {
-        parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        parts.headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         Body::from(serde_json::to_vec(&JsonError { error: &info }).unwrap_or_default())
     } else {
-        let page = ErrorPage { nav: "", status: status.as_u16(), info: &info, request_id: &request_id };
+        let page = ErrorPage {
+            nav: "",
+            status: status.as_u16(),
+            info: &info,
+            request_id: &request_id,
+        };
         match page.render() {
             Ok(html) => {
                 parts.headers.insert(
@@ -172,7 +202,14 @@ mod tests {
     fn each_error_maps_to_its_status_and_russian_text() {
         let cases = [
             (AppError::NotFound, 404, "not_found"),
-            (AppError::BadRequest { code: "x", message: "плохо".into() }, 400, "x"),
+            (
+                AppError::BadRequest {
+                    code: "x",
+                    message: "плохо".into(),
+                },
+                400,
+                "x",
+            ),
             (AppError::Unavailable("db down".into()), 503, "unavailable"),
             (AppError::Internal("secret detail".into()), 500, "internal"),
         ];
@@ -181,8 +218,14 @@ mod tests {
             assert_eq!(response.status().as_u16(), status);
             let info = response.extensions().get::<ErrorInfo>().unwrap();
             assert_eq!(info.code, code);
-            assert!(!info.message.contains("secret"), "internal details must not leak");
-            assert!(info.message.chars().any(|c| matches!(c, 'а'..='я')), "Russian text");
+            assert!(
+                !info.message.contains("secret"),
+                "internal details must not leak"
+            );
+            assert!(
+                info.message.chars().any(|c| matches!(c, 'а'..='я')),
+                "Russian text"
+            );
         }
     }
 }

@@ -36,13 +36,23 @@ pub fn metrics_handle() -> Option<&'static PrometheusHandle> {
 
 /// The process is up.
 async fn healthz() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], r#"{"status":"ok"}"#)
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"status":"ok"}"#,
+    )
 }
 
 /// The process can serve: the database answers.
 async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, AppError> {
-    state.db.ping().await.map_err(|e| AppError::Unavailable(e.to_string()))?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], r#"{"status":"ready"}"#))
+    state
+        .db
+        .ping()
+        .await
+        .map_err(|e| AppError::Unavailable(e.to_string()))?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"status":"ready"}"#,
+    ))
 }
 
 async fn metrics() -> impl IntoResponse {

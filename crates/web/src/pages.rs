@@ -15,7 +15,9 @@ use crate::AppState;
 use crate::validate::{self, Context, Kind};
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/", get(home)).route("/check", get(check_form).post(check_submit))
+    Router::new()
+        .route("/", get(home))
+        .route("/check", get(check_form).post(check_submit))
 }
 
 #[derive(Template, WebTemplate)]
@@ -59,7 +61,14 @@ const fn spec(
     autocomplete: &'static str,
     inputmode: &'static str,
 ) -> FieldSpec {
-    FieldSpec { name, kind, label, hint, autocomplete, inputmode }
+    FieldSpec {
+        name,
+        kind,
+        label,
+        hint,
+        autocomplete,
+        inputmode,
+    }
 }
 
 /// The form's groups and fields, in order.
@@ -67,34 +76,142 @@ const GROUPS: [(&str, &[FieldSpec]); 4] = [
     (
         "Гражданин",
         &[
-            spec("surname", Kind::Name, "Фамилия", "Русскими буквами, например Салтыков-Щедрин", "family-name", "text"),
-            spec("given_name", Kind::Name, "Имя", "Русскими буквами", "given-name", "text"),
-            spec("patronymic", Kind::Name, "Отчество", "Если есть", "additional-name", "text"),
-            spec("birth_date", Kind::BirthDate, "Дата рождения", "ДД.ММ.ГГГГ, например 17.05.1990", "bday", "numeric"),
-            spec("snils", Kind::Snils, "СНИЛС", "11 цифр, например 112-233-445 95", "off", "numeric"),
-            spec("inn", Kind::Inn, "ИНН", "12 цифр для гражданина, 10 — для организации", "off", "numeric"),
-            spec("passport", Kind::Passport, "Серия и номер паспорта", "Например 4510 123456", "off", "numeric"),
-            spec("division_code", Kind::DivisionCode, "Код подразделения", "Например 770-001", "off", "numeric"),
+            spec(
+                "surname",
+                Kind::Name,
+                "Фамилия",
+                "Русскими буквами, например Салтыков-Щедрин",
+                "family-name",
+                "text",
+            ),
+            spec(
+                "given_name",
+                Kind::Name,
+                "Имя",
+                "Русскими буквами",
+                "given-name",
+                "text",
+            ),
+            spec(
+                "patronymic",
+                Kind::Name,
+                "Отчество",
+                "Если есть",
+                "additional-name",
+                "text",
+            ),
+            spec(
+                "birth_date",
+                Kind::BirthDate,
+                "Дата рождения",
+                "ДД.ММ.ГГГГ, например 17.05.1990",
+                "bday",
+                "numeric",
+            ),
+            spec(
+                "snils",
+                Kind::Snils,
+                "СНИЛС",
+                "11 цифр, например 112-233-445 95",
+                "off",
+                "numeric",
+            ),
+            spec(
+                "inn",
+                Kind::Inn,
+                "ИНН",
+                "12 цифр для гражданина, 10 — для организации",
+                "off",
+                "numeric",
+            ),
+            spec(
+                "passport",
+                Kind::Passport,
+                "Серия и номер паспорта",
+                "Например 4510 123456",
+                "off",
+                "numeric",
+            ),
+            spec(
+                "division_code",
+                Kind::DivisionCode,
+                "Код подразделения",
+                "Например 770-001",
+                "off",
+                "numeric",
+            ),
         ],
     ),
     (
         "Контакты",
         &[
-            spec("phone", Kind::Phone, "Мобильный телефон", "Например +7 916 123-45-67", "tel", "tel"),
-            spec("email", Kind::Email, "Электронная почта", "Например name@mail.ru или имя@почта.рф", "email", "email"),
+            spec(
+                "phone",
+                Kind::Phone,
+                "Мобильный телефон",
+                "Например +7 916 123-45-67",
+                "tel",
+                "tel",
+            ),
+            spec(
+                "email",
+                Kind::Email,
+                "Электронная почта",
+                "Например name@mail.ru или имя@почта.рф",
+                "email",
+                "email",
+            ),
         ],
     ),
     (
         "Организация и банк",
         &[
             spec("ogrn", Kind::Ogrn, "ОГРН", "13 цифр", "off", "numeric"),
-            spec("ogrnip", Kind::Ogrnip, "ОГРНИП", "15 цифр", "off", "numeric"),
-            spec("kpp", Kind::Kpp, "КПП", "9 символов, например 773601001", "off", "text"),
-            spec("bik", Kind::Bik, "БИК банка", "9 цифр, например 044525225", "off", "numeric"),
-            spec("account", Kind::Account, "Номер счёта", "20 цифр; проверяется вместе с БИК", "off", "numeric"),
+            spec(
+                "ogrnip",
+                Kind::Ogrnip,
+                "ОГРНИП",
+                "15 цифр",
+                "off",
+                "numeric",
+            ),
+            spec(
+                "kpp",
+                Kind::Kpp,
+                "КПП",
+                "9 символов, например 773601001",
+                "off",
+                "text",
+            ),
+            spec(
+                "bik",
+                Kind::Bik,
+                "БИК банка",
+                "9 цифр, например 044525225",
+                "off",
+                "numeric",
+            ),
+            spec(
+                "account",
+                Kind::Account,
+                "Номер счёта",
+                "20 цифр; проверяется вместе с БИК",
+                "off",
+                "numeric",
+            ),
         ],
     ),
-    ("Платёж", &[spec("uin", Kind::Uin, "УИН начисления", "20 или 25 цифр", "off", "numeric")]),
+    (
+        "Платёж",
+        &[spec(
+            "uin",
+            Kind::Uin,
+            "УИН начисления",
+            "20 или 25 цифр",
+            "off",
+            "numeric",
+        )],
+    ),
 ];
 
 struct GroupView {
@@ -151,7 +268,13 @@ impl CheckPage {
                     .collect(),
             })
             .collect();
-        Self { nav: "check", groups, summary, nothing_entered: cx.is_some() && filled == 0, checked: cx.is_some() }
+        Self {
+            nav: "check",
+            groups,
+            summary,
+            nothing_entered: cx.is_some() && filled == 0,
+            checked: cx.is_some(),
+        }
     }
 
     fn all_valid(&self) -> bool {
@@ -178,8 +301,15 @@ async fn check_form() -> CheckPage {
 /// the page comes back with what was typed, an error summary and a message per field.
 async fn check_submit(State(state): State<AppState>, Form(values): Form<Values>) -> Response {
     let today = domain::moscow_date(state.clock.now());
-    let cx = Context { bik: Some(value(&values, "bik")), today };
+    let cx = Context {
+        bik: Some(value(&values, "bik")),
+        today,
+    };
     let page = CheckPage::new(&values, Some(cx));
-    let status = if page.has_errors() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let status = if page.has_errors() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
     (status, page).into_response()
 }

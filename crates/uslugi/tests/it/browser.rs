@@ -1,0 +1,144 @@
+//! The demo form in real headless Chromium, driven over WebDriver (fantoccini +
+//! Debian's `chromium` and `chromium-driver`).
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use tokio::process::{Child, Command};
+
+use crate::support::{on_both_backends, scratch_dir};
+
+/// A chromedriver process and a browser session on it; both end when dropped/closed.
+pub struct Browser {
+    pub client: Client,
+    _driver: Child,
+    profile: std::path::PathBuf,
+}
+
+impl Browser {
+    pub async fn start() -> Self {
+        let driver_bin =
+            std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let driver = Command::new(&driver_bin)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {driver_bin} ({e}): run scripts/test, which installs chromium-driver"));
+        let profile = scratch_dir();
+        let caps = json!({
+            "goog:chromeOptions": {
+                "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--window-size=1280,1024",
+                    format!("--user-data-dir={}", profile.display()),
+                ]
+            }
+        });
+        let caps: serde_json::Map<String, serde_json::Value> = caps.as_object().unwrap().clone();
+        let url = format!("http://127.0.0.1:{port}");
+        // chromedriver needs a moment to listen; retry the connection (bounded), this is
+        // waiting for a process, not for time to pass in the system under test.
+        let mut last = None;
+        for _ in 0..100 {
+            match ClientBuilder::new(hyper_util_connector())
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => {
+                    return Self {
+                        client,
+                        _driver: driver,
+                        profile,
+                    };
+                }
+                Err(e) => last = Some(e),
+            }
+            #[allow(clippy::disallowed_methods)]
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("chromedriver did not accept a session: {last:?}");
+    }
+
+    pub async fn close(self) {
+        self.client.close().await.unwrap();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+fn hyper_util_connector() -> hyper_util::client::legacy::connect::HttpConnector {
+    hyper_util::client::legacy::connect::HttpConnector::new()
+}
+
+on_both_backends! {
+    async fn demo_form_validates_live_and_submits(app) {
+        let browser = Browser::start().await;
+        let c = &browser.client;
+        c.goto(&app.url("/check")).await.unwrap();
+        assert_eq!(c.title().await.unwrap(), "Проверка реквизитов — портал государственных услуг");
+
+        let snils = c.find(Locator::Id("field-snils")).await.unwrap();
+        snils.send_keys("112-233-445 96").await.unwrap();
+        // The Russian message appears while typing, without submitting.
+        c.wait()
+            .for_element(Locator::XPath(
+                "//p[@id='field-snils-error'][contains(., 'неверное контрольное число')]",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(snils.attr("aria-invalid").await.unwrap().as_deref(), Some("true"));
+
+        // Fix the last digit; the message goes away and the field is marked valid.
+        snils.clear().await.unwrap();
+        snils.send_keys("112-233-445 95").await.unwrap();
+        c.wait().for_element(Locator::Css("#field-snils.is-valid")).await.unwrap();
+        let error = c.find(Locator::Id("field-snils-error")).await.unwrap();
+        assert_eq!(error.text().await.unwrap(), "");
+
+        // The account is checked against the BIK typed beside it.
+        c.find(Locator::Id("field-bik")).await.unwrap().send_keys("049805746").await.unwrap();
+        let account = c.find(Locator::Id("field-account")).await.unwrap();
+        account.send_keys("40602810600000000025").await.unwrap();
+        c.wait()
+            .for_element(Locator::XPath("//p[@id='field-account-error'][contains(., 'контрольное')]"))
+            .await
+            .unwrap();
+        account.clear().await.unwrap();
+        account.send_keys("40602810700000000025").await.unwrap();
+        c.wait().for_element(Locator::Css("#field-account.is-valid")).await.unwrap();
+
+        c.find(Locator::Css("#check-form button[type=submit]")).await.unwrap().click().await.unwrap();
+        let result = c.wait().for_element(Locator::Id("check-result")).await.unwrap();
+        let text = result.text().await.unwrap();
+        assert!(text.contains("Все реквизиты указаны верно"), "{text}");
+        assert!(text.contains("112-233-445 95"), "{text}");
+        browser.close().await;
+    }
+}
+
+on_both_backends! {
+    async fn keyboard_users_can_skip_to_content(app) {
+        let browser = Browser::start().await;
+        let c = &browser.client;
+        c.goto(&app.url("/")).await.unwrap();
+        // The first Tab lands on the skip link.
+        c.find(Locator::Css("body")).await.unwrap().send_keys("\u{e004}").await.unwrap();
+        let active = c.active_element().await.unwrap();
+        assert_eq!(active.text().await.unwrap(), "Перейти к содержанию");
+        // The page runs under the strict CSP without violations that block our scripts:
+        // the live-validation script is loaded and wired.
+        let wired = c.execute("return typeof htmx === 'object'", vec![]).await.unwrap();
+        assert_eq!(wired, json!(true));
+        browser.close().await;
+    }
+}

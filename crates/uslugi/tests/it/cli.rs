@@ -1,0 +1,152 @@
+//! The `uslugi` binary itself: configuration errors, `migrate`, and `serve` with SIGTERM.
+
+use std::process::{Command, Stdio};
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::support::{fresh_database_url, scratch_dir};
+
+const BIN: &str = env!("CARGO_BIN_EXE_uslugi");
+
+fn uslugi(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir).env_remove("RUST_LOG");
+    for key in uslugi::settings::KEYS {
+        cmd.env_remove(format!("USLUGI_{}", key.to_uppercase()));
+    }
+    cmd
+}
+
+#[test]
+fn bad_configuration_is_one_line_naming_the_key_and_exit_2() {
+    let dir = scratch_dir();
+    type Env = Option<(&'static str, &'static str)>;
+    let cases: [(&[&str], Env, &str); 4] = [
+        (&["serve", "--listen", "localhost"], None, "listen"),
+        (&["serve"], Some(("USLUGI_LISTEN", "1.2.3.4")), "listen"),
+        (
+            &["migrate", "--database-url", "mysql://db"],
+            None,
+            "database_url",
+        ),
+        (&["serve"], Some(("USLUGI_LOG_FORMAT", "xml")), "log_format"),
+    ];
+    for (args, env, key) in cases {
+        let mut cmd = uslugi(&dir);
+        cmd.args(args);
+        if let Some((k, v)) = env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains(&format!("configuration error: {key}:")),
+            "{stderr}"
+        );
+        assert!(stderr.contains("ошибка конфигурации"), "{stderr}");
+    }
+    std::fs::write(
+        dir.join("uslugi.toml"),
+        "listen = \"127.0.0.1:0\"\nlisten_port = 1\n",
+    )
+    .unwrap();
+    let out = uslugi(&dir).arg("serve").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("listen_port"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_bad_calendar_file_is_a_configuration_error() {
+    let dir = scratch_dir();
+    std::fs::create_dir_all(dir.join("data/calendar")).unwrap();
+    std::fs::write(dir.join("data/calendar/2028.toml"), "year = 2028\n").unwrap();
+    let out = uslugi(&dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("calendar_dir") && stderr.contains("2028.toml"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn migrate_applies_the_schema_on_both_backends() {
+    for backend in [store::Backend::Sqlite, store::Backend::Postgres] {
+        let dir = scratch_dir();
+        let url = fresh_database_url(backend, &dir).await;
+        for _ in 0..2 {
+            let out = uslugi(&dir)
+                .args(["migrate", "--database-url", &url])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let stdout = String::from_utf8(out.stdout).unwrap();
+            assert!(stdout.contains("Миграции применены: 1"), "{stdout}");
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn serve_starts_with_no_setup_and_stops_on_sigterm() {
+    let dir = scratch_dir();
+    let mut child = tokio::process::Command::new(BIN)
+        .current_dir(&dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_remove("USLUGI_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = lines
+        .next_line()
+        .await
+        .unwrap()
+        .expect("the URL is printed");
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_owned();
+    let ready = reqwest::get(format!("{url}readyz")).await.unwrap();
+    assert_eq!(ready.status().as_u16(), 200);
+    assert!(
+        dir.join("data/uslugi.db").is_file(),
+        "data directory and database created"
+    );
+
+    let pid = child.id().unwrap().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.wait().await.unwrap();
+    assert!(status.success(), "graceful exit, got {status}");
+    let mut stderr = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr)
+        .await
+        .unwrap();
+    for line in stderr.lines() {
+        let entry: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|_| panic!("JSON log line: {line}"));
+        assert!(entry["level"].is_string());
+    }
+    assert!(stderr.contains("shutting down"));
+    std::fs::remove_dir_all(dir).unwrap();
+}

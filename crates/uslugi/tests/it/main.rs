@@ -1,0 +1,15 @@
+//! The integration suite: the real server on port 0, on SQLite and on PostgreSQL, talked
+//! to over HTTP and through headless Chromium. One test binary, so it links once.
+//!
+//! PostgreSQL comes from `USLUGI_TEST_DATABASE_URL` (an admin URL; each test creates its
+//! own database), which `scripts/test` sets after starting a throwaway server.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+mod api;
+mod browser;
+mod cli;
+mod pages;
+mod store;
