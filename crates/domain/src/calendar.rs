@@ -24,11 +24,7 @@ pub enum CalendarError {
     #[error("календарь {file}: {message}")]
     Parse { file: String, message: String },
     #[error("календарь {file}: дата {date} не относится к {year} году")]
-    WrongYear {
-        file: String,
-        date: NaiveDate,
-        year: i32,
-    },
+    WrongYear { file: String, date: NaiveDate, year: i32 },
     #[error("календарь {file}: {date} в days_off — не будний день (там только пн–пт)")]
     NotWeekday { file: String, date: NaiveDate },
     #[error("календарь {file}: {date} в working_weekends — не суббота и не воскресенье")]
@@ -95,11 +91,7 @@ impl YearCalendar {
             if date.year() == year {
                 Ok(())
             } else {
-                Err(CalendarError::WrongYear {
-                    file: file.to_owned(),
-                    date,
-                    year,
-                })
+                Err(CalendarError::WrongYear { file: file.to_owned(), date, year })
             }
         };
         let is_weekend = |d: NaiveDate| matches!(d.weekday(), Weekday::Sat | Weekday::Sun);
@@ -113,10 +105,7 @@ impl YearCalendar {
         for &date in &data.days_off {
             check_year(date)?;
             if is_weekend(date) {
-                return Err(CalendarError::NotWeekday {
-                    file: file.to_owned(),
-                    date,
-                });
+                return Err(CalendarError::NotWeekday { file: file.to_owned(), date });
             }
             let i = date.ordinal0() as usize;
             working[i / 64] &= !(1 << (i % 64));
@@ -124,20 +113,12 @@ impl YearCalendar {
         for &date in &data.working_weekends {
             check_year(date)?;
             if !is_weekend(date) {
-                return Err(CalendarError::NotWeekend {
-                    file: file.to_owned(),
-                    date,
-                });
+                return Err(CalendarError::NotWeekend { file: file.to_owned(), date });
             }
             let i = date.ordinal0() as usize;
             working[i / 64] |= 1 << (i % 64);
         }
-        Ok(Self {
-            year,
-            source: data.source,
-            provisional: data.provisional,
-            working,
-        })
+        Ok(Self { year, source: data.source, provisional: data.provisional, working })
     }
 }
 
@@ -213,8 +194,7 @@ impl WorkingCalendar {
 }
 
 fn next_day(date: NaiveDate) -> Result<NaiveDate, CalendarError> {
-    date.checked_add_days(Days::new(1))
-        .ok_or(CalendarError::NotCovered(date.year() + 1))
+    date.checked_add_days(Days::new(1)).ok_or(CalendarError::NotCovered(date.year() + 1))
 }
 
 #[cfg(test)]
@@ -243,20 +223,12 @@ mod tests {
     #[test]
     fn transfers_of_2025() {
         let c = cal();
-        assert_eq!(
-            c.is_working_day(d("2025-11-01")),
-            Ok(true),
-            "Saturday worked by decree"
-        );
+        assert_eq!(c.is_working_day(d("2025-11-01")), Ok(true), "Saturday worked by decree");
         assert_eq!(c.is_working_day(d("2025-05-02")), Ok(false));
         assert_eq!(c.is_working_day(d("2025-12-31")), Ok(false));
         assert_eq!(c.is_working_day(d("2025-11-03")), Ok(false));
         assert_eq!(c.is_working_day(d("2025-11-05")), Ok(true));
-        assert_eq!(
-            c.is_working_day(d("2025-11-08")),
-            Ok(false),
-            "an ordinary Saturday"
-        );
+        assert_eq!(c.is_working_day(d("2025-11-08")), Ok(false), "an ordinary Saturday");
     }
 
     #[test]
@@ -269,27 +241,15 @@ mod tests {
         assert_eq!(c.add_working_days(d("2025-10-31"), 0), Ok(d("2025-10-31")));
         // Across the new year: 30 December 2025 → 31 Dec and 1–11 January are off.
         assert_eq!(c.add_working_days(d("2025-12-30"), 1), Ok(d("2026-01-12")));
-        assert_eq!(
-            c.working_days_between(d("2024-12-31"), d("2025-12-31")),
-            Ok(247)
-        );
-        assert_eq!(
-            c.working_days_between(d("2025-11-05"), d("2025-10-31")),
-            Ok(0)
-        );
+        assert_eq!(c.working_days_between(d("2024-12-31"), d("2025-12-31")), Ok(247));
+        assert_eq!(c.working_days_between(d("2025-11-05"), d("2025-10-31")), Ok(0));
     }
 
     #[test]
     fn years_outside_the_data_are_errors() {
         let c = cal();
-        assert_eq!(
-            c.is_working_day(d("2031-03-03")),
-            Err(CalendarError::NotCovered(2031))
-        );
-        assert_eq!(
-            c.add_working_days(d("2027-12-30"), 5),
-            Err(CalendarError::NotCovered(2028))
-        );
+        assert_eq!(c.is_working_day(d("2031-03-03")), Err(CalendarError::NotCovered(2031)));
+        assert_eq!(c.add_working_days(d("2027-12-30"), 5), Err(CalendarError::NotCovered(2028)));
     }
 
     #[test]
@@ -308,27 +268,15 @@ mod tests {
         let mut c = WorkingCalendar::default();
         let weekend_off =
             "year = 2025\nsource = \"x\"\ndays_off = [\"2025-11-01\"]\nworking_weekends = []\n";
-        assert!(matches!(
-            c.load_year("f", weekend_off),
-            Err(CalendarError::NotWeekday { .. })
-        ));
+        assert!(matches!(c.load_year("f", weekend_off), Err(CalendarError::NotWeekday { .. })));
         let weekday_work =
             "year = 2025\nsource = \"x\"\ndays_off = []\nworking_weekends = [\"2025-11-05\"]\n";
-        assert!(matches!(
-            c.load_year("f", weekday_work),
-            Err(CalendarError::NotWeekend { .. })
-        ));
+        assert!(matches!(c.load_year("f", weekday_work), Err(CalendarError::NotWeekend { .. })));
         let other_year =
             "year = 2025\nsource = \"x\"\ndays_off = [\"2024-11-05\"]\nworking_weekends = []\n";
-        assert!(matches!(
-            c.load_year("f", other_year),
-            Err(CalendarError::WrongYear { .. })
-        ));
+        assert!(matches!(c.load_year("f", other_year), Err(CalendarError::WrongYear { .. })));
         let typo = "year = 2025\nsource = \"x\"\ndays_of = []\nworking_weekends = []\n";
-        assert!(matches!(
-            c.load_year("f", typo),
-            Err(CalendarError::Parse { .. })
-        ));
+        assert!(matches!(c.load_year("f", typo), Err(CalendarError::Parse { .. })));
     }
 
     proptest! {

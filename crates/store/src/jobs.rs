@@ -159,7 +159,6 @@ impl JobQueue {
             .bind(id)
             .fetch_optional(self.db.pool())
             .await?;
-        row.map(|r| JobState::parse(r.try_get::<String, _>("state")?.as_str()))
-            .transpose()
+        row.map(|r| JobState::parse(r.try_get::<String, _>("state")?.as_str())).transpose()
     }
 }

@@ -11,11 +11,7 @@ use uslugi::server;
 use uslugi::settings::{LogFormat, Settings, SettingsError, Sources, env_overrides};
 
 #[derive(Parser)]
-#[command(
-    name = "uslugi",
-    version,
-    about = "Услуги — портал государственных услуг"
-)]
+#[command(name = "uslugi", version, about = "Услуги — портал государственных услуг")]
 struct Cli {
     /// Settings file (TOML); by default `uslugi.toml` in the working directory, if present.
     #[arg(long, global = true, value_name = "FILE")]
@@ -60,20 +56,13 @@ fn main() -> ExitCode {
     .into_iter()
     .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v)))
     .collect();
-    let sources = Sources {
-        file: cli.config,
-        env: env_overrides(),
-        flags,
-    };
+    let sources = Sources { file: cli.config, env: env_overrides(), flags };
     let settings = match Settings::load(&sources) {
         Ok(s) => s,
         Err(e) => return config_error(&e),
     };
     init_logging(&settings);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("uslugi: cannot start the async runtime: {e}");
@@ -107,25 +96,16 @@ fn config_error(e: &SettingsError) -> ExitCode {
 fn init_logging(settings: &Settings) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match settings.log_format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
 }
 
 async fn serve(settings: &Settings) -> anyhow::Result<()> {
     let running = server::start(settings, Arc::new(SystemClock)).await?;
-    println!(
-        "Услуги: портал работает на http://{}/ (остановка: Ctrl+C)",
-        running.addr
-    );
+    println!("Услуги: портал работает на http://{}/ (остановка: Ctrl+C)", running.addr);
     running.run_until(shutdown_signal()).await
 }
 

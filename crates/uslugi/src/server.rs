@@ -16,10 +16,7 @@ use crate::settings::{Settings, SettingsError};
 /// The built-in calendar plus every `*.toml` in `dir` (if the directory exists). A bad
 /// file is a configuration error naming the file.
 pub fn load_calendar(dir: &Path) -> Result<WorkingCalendar, SettingsError> {
-    let bad = |message: String| SettingsError {
-        key: "calendar_dir".into(),
-        message,
-    };
+    let bad = |message: String| SettingsError { key: "calendar_dir".into(), message };
     let mut calendar = WorkingCalendar::builtin().map_err(|e| bad(e.to_string()))?;
     if !dir.is_dir() {
         return Ok(calendar);
@@ -46,10 +43,7 @@ pub fn load_calendar(dir: &Path) -> Result<WorkingCalendar, SettingsError> {
 pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
     std::fs::create_dir_all(&settings.data_dir).map_err(|e| SettingsError {
         key: "data_dir".into(),
-        message: format!(
-            "не удалось создать {} / cannot create: {e}",
-            settings.data_dir.display()
-        ),
+        message: format!("не удалось создать {} / cannot create: {e}", settings.data_dir.display()),
     })?;
     let db = Db::connect(&settings.database_url, &DbOptions::default())
         .await
@@ -102,18 +96,12 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
         );
     }
     let db = open_database(settings).await?;
-    let listener = TcpListener::bind(settings.listen)
-        .await
-        .map_err(|e| SettingsError {
-            key: "listen".into(),
-            message: format!("не удалось занять {} / cannot listen: {e}", settings.listen),
-        })?;
+    let listener = TcpListener::bind(settings.listen).await.map_err(|e| SettingsError {
+        key: "listen".into(),
+        message: format!("не удалось занять {} / cannot listen: {e}", settings.listen),
+    })?;
     let addr = listener.local_addr()?;
-    let state = web::AppState {
-        db: db.clone(),
-        clock,
-        calendar: Arc::new(calendar),
-    };
+    let state = web::AppState { db: db.clone(), clock, calendar: Arc::new(calendar) };
     let app = web::router(state);
     let (stop, mut stopped) = watch::channel(false);
     let task = tokio::spawn(async move {
@@ -124,10 +112,5 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
             .await
     });
     tracing::info!(%addr, backend = db.backend().name(), "listening");
-    Ok(Running {
-        addr,
-        db,
-        stop,
-        task,
-    })
+    Ok(Running { addr, db, stop, task })
 }

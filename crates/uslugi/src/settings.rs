@@ -9,14 +9,8 @@ use serde::Deserialize;
 
 /// Every key, as written in `uslugi.toml`; the environment variable is `USLUGI_` + the key
 /// in upper case, the flag `--` + the key with dashes.
-pub const KEYS: [&str; 6] = [
-    "listen",
-    "data_dir",
-    "database_url",
-    "calendar_dir",
-    "log",
-    "log_format",
-];
+pub const KEYS: [&str; 6] =
+    ["listen", "data_dir", "database_url", "calendar_dir", "log", "log_format"];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,10 +56,7 @@ pub struct SettingsError {
 }
 
 fn err(key: &str, message: impl Into<String>) -> SettingsError {
-    SettingsError {
-        key: key.to_owned(),
-        message: message.into(),
-    }
+    SettingsError { key: key.to_owned(), message: message.into() }
 }
 
 /// Where the values come from besides the defaults.
@@ -84,9 +75,7 @@ pub struct Sources {
 pub fn env_overrides() -> Vec<(String, String)> {
     KEYS.iter()
         .filter_map(|k| {
-            std::env::var(format!("USLUGI_{}", k.to_uppercase()))
-                .ok()
-                .map(|v| ((*k).to_owned(), v))
+            std::env::var(format!("USLUGI_{}", k.to_uppercase())).ok().map(|v| ((*k).to_owned(), v))
         })
         .collect()
 }
@@ -164,15 +153,10 @@ impl Settings {
         if tracing_subscriber::EnvFilter::try_new(&raw.log).is_err() {
             return Err(err(
                 "log",
-                format!(
-                    "«{}» — неверный фильтр журнала / invalid log filter",
-                    raw.log
-                ),
+                format!("«{}» — неверный фильтр журнала / invalid log filter", raw.log),
             ));
         }
-        let calendar_dir = raw
-            .calendar_dir
-            .unwrap_or_else(|| raw.data_dir.join("calendar"));
+        let calendar_dir = raw.calendar_dir.unwrap_or_else(|| raw.data_dir.join("calendar"));
         Ok(Self {
             listen,
             data_dir: raw.data_dir,
@@ -188,9 +172,7 @@ impl Settings {
 fn config_error_key(e: &config::ConfigError) -> String {
     let text = e.to_string();
     // Messages look like "invalid type: … for key `listen`" or "unknown field `foo`, expected …".
-    text.split('`')
-        .nth(1)
-        .map_or_else(|| "config".to_owned(), str::to_owned)
+    text.split('`').nth(1).map_or_else(|| "config".to_owned(), str::to_owned)
 }
 
 /// A SQLite URL for a file path.
@@ -203,15 +185,8 @@ mod tests {
     use super::*;
 
     fn load(flags: &[(&str, &str)]) -> Result<Settings, SettingsError> {
-        let flags = flags
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        Settings::load(&Sources {
-            file: None,
-            env: vec![],
-            flags,
-        })
+        let flags = flags.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Settings::load(&Sources { file: None, env: vec![], flags })
     }
 
     #[test]
@@ -226,19 +201,10 @@ mod tests {
     #[test]
     fn bad_values_name_their_key() {
         assert_eq!(load(&[("listen", "nowhere")]).unwrap_err().key, "listen");
-        assert_eq!(
-            load(&[("database_url", "mysql://x")]).unwrap_err().key,
-            "database_url"
-        );
-        assert_eq!(
-            load(&[("log_format", "xml")]).unwrap_err().key,
-            "log_format"
-        );
+        assert_eq!(load(&[("database_url", "mysql://x")]).unwrap_err().key, "database_url");
+        assert_eq!(load(&[("log_format", "xml")]).unwrap_err().key, "log_format");
         let e = load(&[("listen", "nowhere")]).unwrap_err().to_string();
-        assert!(
-            e.starts_with("ошибка конфигурации / configuration error: listen:"),
-            "{e}"
-        );
+        assert!(e.starts_with("ошибка конфигурации / configuration error: listen:"), "{e}");
     }
 
     #[test]
@@ -257,18 +223,11 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("uslugi.toml");
         std::fs::write(&file, "listen = \"127.0.0.1:1\"\nlisten_port = 5\n").unwrap();
-        let e = Settings::load(&Sources {
-            file: Some(file.clone()),
-            ..Sources::default()
-        })
-        .unwrap_err();
+        let e = Settings::load(&Sources { file: Some(file.clone()), ..Sources::default() })
+            .unwrap_err();
         assert_eq!(e.key, "listen_port", "{e}");
         std::fs::write(&file, "listen = \"127.0.0.1:7\"\n").unwrap();
-        let s = Settings::load(&Sources {
-            file: Some(file),
-            ..Sources::default()
-        })
-        .unwrap();
+        let s = Settings::load(&Sources { file: Some(file), ..Sources::default() }).unwrap();
         assert_eq!(s.listen.port(), 7);
         std::fs::remove_dir_all(dir).unwrap();
     }

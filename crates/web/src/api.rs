@@ -55,23 +55,13 @@ async fn validate_field(
         return (StatusCode::NOT_FOUND, Json(body)).into_response();
     };
     let today = domain::moscow_date(state.clock.now());
-    let cx = Context {
-        bik: q.bik.as_deref(),
-        today,
-    };
+    let cx = Context { bik: q.bik.as_deref(), today };
     let body = match validate::check(kind, &q.value, cx) {
-        Ok(normalized) => Validation {
-            valid: true,
-            normalized: Some(normalized),
-            error: None,
-        },
+        Ok(normalized) => Validation { valid: true, normalized: Some(normalized), error: None },
         Err(e) => Validation {
             valid: false,
             normalized: None,
-            error: Some(Problem {
-                code: e.code(),
-                message: e.to_string(),
-            }),
+            error: Some(Problem { code: e.code(), message: e.to_string() }),
         },
     };
     Json(body).into_response()

@@ -23,9 +23,7 @@ async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
         return AppError::NotFound.into_response();
     };
     let etag = format!("\"{}\"", hex(&file.metadata.sha256_hash()[..16]));
-    let fresh = headers
-        .get(header::IF_NONE_MATCH)
-        .is_some_and(|v| v.as_bytes() == etag.as_bytes());
+    let fresh = headers.get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == etag.as_bytes());
     let mime = content_type(&path);
     let mut response = if fresh {
         StatusCode::NOT_MODIFIED.into_response()

@@ -9,7 +9,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -43,6 +43,9 @@ impl From<store::StoreError> for AppError {
 pub struct ErrorInfo {
     pub code: &'static str,
     pub message: String,
+    /// What went wrong inside, for the log only; never serialized to the client.
+    #[serde(skip)]
+    pub detail: Option<String>,
 }
 
 impl ErrorInfo {
@@ -50,53 +53,42 @@ impl ErrorInfo {
         let (code, message) = match status {
             StatusCode::NOT_FOUND => ("not_found", "Страница не найдена"),
             StatusCode::FORBIDDEN => ("forbidden", "Доступ запрещён"),
-            StatusCode::METHOD_NOT_ALLOWED => (
-                "method_not_allowed",
-                "Такой запрос к этому адресу не поддерживается",
-            ),
+            StatusCode::METHOD_NOT_ALLOWED => {
+                ("method_not_allowed", "Такой запрос к этому адресу не поддерживается")
+            }
             StatusCode::PAYLOAD_TOO_LARGE => ("too_large", "Слишком большой запрос"),
-            StatusCode::REQUEST_TIMEOUT => (
-                "timeout",
-                "Запрос выполнялся слишком долго, попробуйте ещё раз",
-            ),
+            StatusCode::REQUEST_TIMEOUT => {
+                ("timeout", "Запрос выполнялся слишком долго, попробуйте ещё раз")
+            }
             StatusCode::UNSUPPORTED_MEDIA_TYPE => {
                 ("unsupported_media_type", "Неподдерживаемый формат запроса")
             }
-            StatusCode::SERVICE_UNAVAILABLE => (
-                "unavailable",
-                "Сервис временно недоступен, попробуйте позже",
-            ),
+            StatusCode::SERVICE_UNAVAILABLE => {
+                ("unavailable", "Сервис временно недоступен, попробуйте позже")
+            }
             s if s.is_server_error() => {
                 ("internal", "Внутренняя ошибка сервиса. Мы уже разбираемся")
             }
             _ => ("bad_request", "Неверный запрос"),
         };
-        Self {
-            code,
-            message: message.to_owned(),
-        }
+        Self { code, message: message.to_owned(), detail: None }
     }
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, info) = match self {
-            Self::NotFound => (
-                StatusCode::NOT_FOUND,
-                ErrorInfo::for_status(StatusCode::NOT_FOUND),
-            ),
+            Self::NotFound => (StatusCode::NOT_FOUND, ErrorInfo::for_status(StatusCode::NOT_FOUND)),
             Self::BadRequest { code, message } => {
-                (StatusCode::BAD_REQUEST, ErrorInfo { code, message })
+                (StatusCode::BAD_REQUEST, ErrorInfo { code, message, detail: None })
             }
             Self::Unavailable(detail) => {
-                tracing::warn!(%detail, "dependency unavailable");
                 let status = StatusCode::SERVICE_UNAVAILABLE;
-                (status, ErrorInfo::for_status(status))
+                (status, ErrorInfo { detail: Some(detail), ..ErrorInfo::for_status(status) })
             }
             Self::Internal(detail) => {
-                tracing::error!(%detail, "internal error");
                 let status = StatusCode::INTERNAL_SERVER_ERROR;
-                (status, ErrorInfo::for_status(status))
+                (status, ErrorInfo { detail: Some(detail), ..ErrorInfo::for_status(status) })
             }
         };
         let mut response = status.into_response();
@@ -128,9 +120,14 @@ fn wants_json(path: &str) -> bool {
     path.starts_with("/api/") || matches!(path, "/healthz" | "/readyz" | "/metrics")
 }
 
-/// Writes the body of every error response (see the module docs).
+/// Writes the body of every error response (see the module docs), and logs server
+/// errors with their request id and route (never the URI: it may hold personal data).
 pub async fn render_errors(request: Request, next: Next) -> Response {
     let json = wants_json(request.uri().path());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let request_id = request
         .headers()
         .get("x-request-id")
@@ -158,21 +155,18 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
             ErrorInfo::for_status(status)
         }
     };
+    if status.is_server_error() {
+        let detail = info.detail.as_deref().unwrap_or_default();
+        tracing::error!(status = status.as_u16(), %route, request_id, detail, "request failed");
+    }
     let (mut parts, _) = response.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
     let body = if json {
-        parts.headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
+        parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         Body::from(serde_json::to_vec(&JsonError { error: &info }).unwrap_or_default())
     } else {
-        let page = ErrorPage {
-            nav: "",
-            status: status.as_u16(),
-            info: &info,
-            request_id: &request_id,
-        };
+        let page =
+            ErrorPage { nav: "", status: status.as_u16(), info: &info, request_id: &request_id };
         match page.render() {
             Ok(html) => {
                 parts.headers.insert(
@@ -202,14 +196,7 @@ mod tests {
     fn each_error_maps_to_its_status_and_russian_text() {
         let cases = [
             (AppError::NotFound, 404, "not_found"),
-            (
-                AppError::BadRequest {
-                    code: "x",
-                    message: "плохо".into(),
-                },
-                400,
-                "x",
-            ),
+            (AppError::BadRequest { code: "x", message: "плохо".into() }, 400, "x"),
             (AppError::Unavailable("db down".into()), 503, "unavailable"),
             (AppError::Internal("secret detail".into()), 500, "internal"),
         ];
@@ -218,14 +205,10 @@ mod tests {
             assert_eq!(response.status().as_u16(), status);
             let info = response.extensions().get::<ErrorInfo>().unwrap();
             assert_eq!(info.code, code);
-            assert!(
-                !info.message.contains("secret"),
-                "internal details must not leak"
-            );
-            assert!(
-                info.message.chars().any(|c| matches!(c, 'а'..='я')),
-                "Russian text"
-            );
+            assert!(!info.message.contains("secret"), "internal details must not leak");
+            let json = serde_json::to_string(info).unwrap();
+            assert!(!json.contains("secret") && !json.contains("db down"), "{json}");
+            assert!(info.message.chars().any(|c| matches!(c, 'а'..='я')), "Russian text");
         }
     }
 }

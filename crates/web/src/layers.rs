@@ -37,7 +37,9 @@ pub fn wrap(routes: Router) -> Router {
             .layer(SetRequestIdLayer::new(x_request_id.clone(), MakeRequestUuid))
             .layer(
                 // The span names the route template, never the raw URI: query strings and
-                // paths may carry personal data (a SNILS being validated, say).
+                // paths may carry personal data (a SNILS being validated, say). It is a
+                // DEBUG span: at INFO its cost showed in the p99 under load, and server
+                // errors are logged with their request id by `render_errors` anyway.
                 TraceLayer::new_for_http().make_span_with(|request: &Request| {
                     let route = request
                         .extensions()
@@ -48,7 +50,7 @@ pub fn wrap(routes: Router) -> Router {
                         .get("x-request-id")
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or_default();
-                    tracing::info_span!("request", method = %request.method(), route, request_id = id)
+                    tracing::debug_span!("request", method = %request.method(), route, request_id = id)
                 }),
             )
             .layer(PropagateRequestIdLayer::new(x_request_id))
@@ -69,14 +71,8 @@ async fn security_headers(mut response: Response) -> Response {
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
-        (
-            HeaderName::from_static("permissions-policy"),
-            "camera=(), microphone=(), geolocation=()",
-        ),
-        (
-            HeaderName::from_static("cross-origin-opener-policy"),
-            "same-origin",
-        ),
+        (HeaderName::from_static("permissions-policy"), "camera=(), microphone=(), geolocation=()"),
+        (HeaderName::from_static("cross-origin-opener-policy"), "same-origin"),
     ];
     for (name, value) in set {
         h.entry(name).or_insert(HeaderValue::from_static(value));
@@ -93,11 +89,8 @@ async fn record_metrics(request: Request, next: Next) -> Response {
     let method = request.method().to_string();
     let started = Instant::now();
     let response = next.run(request).await;
-    let labels = [
-        ("method", method),
-        ("route", route),
-        ("status", response.status().as_u16().to_string()),
-    ];
+    let labels =
+        [("method", method), ("route", route), ("status", response.status().as_u16().to_string())];
     metrics::counter!("http_requests_total", &labels).increment(1);
     metrics::histogram!("http_request_duration_seconds", &labels)
         .record(started.elapsed().as_secs_f64());

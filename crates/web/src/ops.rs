@@ -36,33 +36,21 @@ pub fn metrics_handle() -> Option<&'static PrometheusHandle> {
 
 /// The process is up.
 async fn healthz() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        r#"{"status":"ok"}"#,
-    )
+    ([(header::CONTENT_TYPE, "application/json")], r#"{"status":"ok"}"#)
 }
 
 /// The process can serve: the database answers.
 async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, AppError> {
-    state
-        .db
-        .ping()
-        .await
-        .map_err(|e| AppError::Unavailable(e.to_string()))?;
-    Ok((
-        [(header::CONTENT_TYPE, "application/json")],
-        r#"{"status":"ready"}"#,
-    ))
+    state.db.ping().await.map_err(|e| AppError::Unavailable(e.to_string()))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], r#"{"status":"ready"}"#))
 }
 
 async fn metrics() -> impl IntoResponse {
     match metrics_handle() {
-        Some(handle) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-            handle.render(),
-        )
-            .into_response(),
+        Some(handle) => {
+            (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render())
+                .into_response()
+        }
         None => AppError::Unavailable("no metrics recorder".into()).into_response(),
     }
 }

@@ -15,9 +15,7 @@ use crate::AppState;
 use crate::validate::{self, Context, Kind};
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(home))
-        .route("/check", get(check_form).post(check_submit))
+    Router::new().route("/", get(home)).route("/check", get(check_form).post(check_submit))
 }
 
 #[derive(Template, WebTemplate)]
@@ -61,14 +59,7 @@ const fn spec(
     autocomplete: &'static str,
     inputmode: &'static str,
 ) -> FieldSpec {
-    FieldSpec {
-        name,
-        kind,
-        label,
-        hint,
-        autocomplete,
-        inputmode,
-    }
+    FieldSpec { name, kind, label, hint, autocomplete, inputmode }
 }
 
 /// The form's groups and fields, in order.
@@ -84,22 +75,8 @@ const GROUPS: [(&str, &[FieldSpec]); 4] = [
                 "family-name",
                 "text",
             ),
-            spec(
-                "given_name",
-                Kind::Name,
-                "Имя",
-                "Русскими буквами",
-                "given-name",
-                "text",
-            ),
-            spec(
-                "patronymic",
-                Kind::Name,
-                "Отчество",
-                "Если есть",
-                "additional-name",
-                "text",
-            ),
+            spec("given_name", Kind::Name, "Имя", "Русскими буквами", "given-name", "text"),
+            spec("patronymic", Kind::Name, "Отчество", "Если есть", "additional-name", "text"),
             spec(
                 "birth_date",
                 Kind::BirthDate,
@@ -167,30 +144,9 @@ const GROUPS: [(&str, &[FieldSpec]); 4] = [
         "Организация и банк",
         &[
             spec("ogrn", Kind::Ogrn, "ОГРН", "13 цифр", "off", "numeric"),
-            spec(
-                "ogrnip",
-                Kind::Ogrnip,
-                "ОГРНИП",
-                "15 цифр",
-                "off",
-                "numeric",
-            ),
-            spec(
-                "kpp",
-                Kind::Kpp,
-                "КПП",
-                "9 символов, например 773601001",
-                "off",
-                "text",
-            ),
-            spec(
-                "bik",
-                Kind::Bik,
-                "БИК банка",
-                "9 цифр, например 044525225",
-                "off",
-                "numeric",
-            ),
+            spec("ogrnip", Kind::Ogrnip, "ОГРНИП", "15 цифр", "off", "numeric"),
+            spec("kpp", Kind::Kpp, "КПП", "9 символов, например 773601001", "off", "text"),
+            spec("bik", Kind::Bik, "БИК банка", "9 цифр, например 044525225", "off", "numeric"),
             spec(
                 "account",
                 Kind::Account,
@@ -201,17 +157,7 @@ const GROUPS: [(&str, &[FieldSpec]); 4] = [
             ),
         ],
     ),
-    (
-        "Платёж",
-        &[spec(
-            "uin",
-            Kind::Uin,
-            "УИН начисления",
-            "20 или 25 цифр",
-            "off",
-            "numeric",
-        )],
-    ),
+    ("Платёж", &[spec("uin", Kind::Uin, "УИН начисления", "20 или 25 цифр", "off", "numeric")]),
 ];
 
 struct GroupView {
@@ -301,15 +247,8 @@ async fn check_form() -> CheckPage {
 /// the page comes back with what was typed, an error summary and a message per field.
 async fn check_submit(State(state): State<AppState>, Form(values): Form<Values>) -> Response {
     let today = domain::moscow_date(state.clock.now());
-    let cx = Context {
-        bik: Some(value(&values, "bik")),
-        today,
-    };
+    let cx = Context { bik: Some(value(&values, "bik")), today };
     let page = CheckPage::new(&values, Some(cx));
-    let status = if page.has_errors() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = if page.has_errors() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     (status, page).into_response()
 }

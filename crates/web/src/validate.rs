@@ -143,14 +143,8 @@ mod tests {
         let today = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
         let cx = |bik| Context { bik, today };
         let acc = "40602810700000000025";
-        assert_eq!(
-            check(Kind::Account, acc, cx(Some("049805746"))).as_deref(),
-            Ok(acc)
-        );
-        assert_eq!(
-            check(Kind::Account, acc, cx(None)),
-            Err(FieldError::Requires { field: "БИК" })
-        );
+        assert_eq!(check(Kind::Account, acc, cx(Some("049805746"))).as_deref(), Ok(acc));
+        assert_eq!(check(Kind::Account, acc, cx(None)), Err(FieldError::Requires { field: "БИК" }));
         assert_eq!(
             check(Kind::Account, acc, cx(Some("0498"))),
             Err(FieldError::Dependent { field: "БИК" })

@@ -32,11 +32,7 @@ pub enum AccountKind {
 impl AccountKind {
     /// Correspondent accounts of credit institutions are on balance account 30101.
     pub fn guess(account: &str) -> Self {
-        if account.trim().starts_with("30101") {
-            Self::Correspondent
-        } else {
-            Self::Client
-        }
+        if account.trim().starts_with("30101") { Self::Correspondent } else { Self::Client }
     }
 }
 
@@ -72,10 +68,7 @@ impl BankAccount {
             .map(|(d, w)| u32::from(*d) * w % 10)
             .sum();
         if sum.is_multiple_of(10) {
-            Ok(Self {
-                number: s.to_owned(),
-                kind,
-            })
+            Ok(Self { number: s.to_owned(), kind })
         } else {
             Err(FieldError::Checksum)
         }
@@ -108,11 +101,7 @@ pub struct Uin(String);
 /// Σ digit × weight with weights running 1..=10 and starting at `first`, mod 11.
 fn uin_remainder(body: &[u8], first: u32) -> u32 {
     let weights = (first - 1..).map(|i| i % 10 + 1);
-    body.iter()
-        .zip(weights)
-        .map(|(d, w)| u32::from(*d) * w)
-        .sum::<u32>()
-        % 11
+    body.iter().zip(weights).map(|(d, w)| u32::from(*d) * w).sum::<u32>() % 11
 }
 
 impl Uin {
@@ -130,11 +119,7 @@ impl Uin {
                 r = 0;
             }
         }
-        if r == u32::from(check[0]) {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(FieldError::Checksum)
-        }
+        if r == u32::from(check[0]) { Ok(Self(s.to_owned())) } else { Err(FieldError::Checksum) }
     }
 
     pub fn as_str(&self) -> &str {
@@ -169,41 +154,25 @@ mod tests {
         );
         assert_eq!(
             BankAccount::parse("4060281070000000002", &other, AccountKind::Client),
-            Err(FieldError::Length {
-                expected: "20 цифр"
-            })
+            Err(FieldError::Length { expected: "20 цифр" })
         );
     }
 
     #[test]
     fn bik_examples() {
         assert!(Bik::parse("044525225").is_ok());
-        assert_eq!(
-            Bik::parse("04452522"),
-            Err(FieldError::Length {
-                expected: "9 цифр"
-            })
-        );
+        assert_eq!(Bik::parse("04452522"), Err(FieldError::Length { expected: "9 цифр" }));
     }
 
     #[test]
     fn uin_examples() {
-        for v in [
-            "18810000000000000015",
-            "10000000000000000014",
-            "0321000000000000000000019",
-        ] {
+        for v in ["18810000000000000015", "10000000000000000014", "0321000000000000000000019"] {
             assert!(Uin::parse(v).is_ok(), "{v} must be valid");
         }
-        assert_eq!(
-            Uin::parse("18810000000000000016"),
-            Err(FieldError::Checksum)
-        );
+        assert_eq!(Uin::parse("18810000000000000016"), Err(FieldError::Checksum));
         assert_eq!(
             Uin::parse("1881000000000000001"),
-            Err(FieldError::Length {
-                expected: "20 или 25 цифр"
-            })
+            Err(FieldError::Length { expected: "20 или 25 цифр" })
         );
         assert_eq!(Uin::parse("00000000000000000000"), Err(FieldError::Zeros));
     }

@@ -16,13 +16,11 @@ impl Phone {
             Some(rest) => (true, rest),
             None => (false, s),
         };
-        let plain: String = rest
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '\u{a0}'))
-            .collect();
+        let plain: String =
+            rest.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '\u{a0}')).collect();
         if digits(&plain).is_err() {
             return Err(FieldError::Characters {
-                allowed: "цифры, пробелы, скобки и дефисы",
+                allowed: "цифры, пробелы, скобки и дефисы"
             });
         }
         let national = match (plus, plain.len()) {
@@ -31,13 +29,11 @@ impl Phone {
             (false, 10) if plain.starts_with('9') => &plain[..],
             (true, _) if !plain.starts_with('7') => {
                 return Err(FieldError::Format {
-                    expected: "российский номер, +7 и 10 цифр",
+                    expected: "российский номер, +7 и 10 цифр"
                 });
             }
             _ => {
-                return Err(FieldError::Length {
-                    expected: "+7 и 10 цифр",
-                });
+                return Err(FieldError::Length { expected: "+7 и 10 цифр" });
             }
         };
         Ok(Self(format!("+7{national}")))
@@ -62,9 +58,7 @@ impl Email {
     pub fn parse(input: &str) -> Result<Self, FieldError> {
         let s = trimmed(input)?;
         if s.chars().any(char::is_whitespace) {
-            return Err(FieldError::Format {
-                expected: "адрес без пробелов",
-            });
+            return Err(FieldError::Format { expected: "адрес без пробелов" });
         }
         if s.chars().count() > EMAIL_MAX {
             return Err(FieldError::TooLong { max: EMAIL_MAX });
@@ -99,9 +93,7 @@ impl Email {
                         && label.len() <= 63
                         && !label.starts_with('-')
                         && !label.ends_with('-')
-                        && label
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                        && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
                 })
         });
         let Some(ascii) = ascii else {
@@ -141,43 +133,19 @@ mod tests {
         ] {
             assert_eq!(Phone::parse(v).unwrap().as_str(), "+79161234567", "{v}");
         }
-        assert_eq!(
-            Phone::parse("+1 202 555 0100").map_err(|e| e.code()),
-            Err("format")
-        );
-        assert_eq!(
-            Phone::parse("8916123456").map_err(|e| e.code()),
-            Err("length")
-        );
-        assert_eq!(
-            Phone::parse("+7 916 123 45 67 8").map_err(|e| e.code()),
-            Err("length")
-        );
-        assert_eq!(
-            Phone::parse("+7 916 abc").map_err(|e| e.code()),
-            Err("characters")
-        );
+        assert_eq!(Phone::parse("+1 202 555 0100").map_err(|e| e.code()), Err("format"));
+        assert_eq!(Phone::parse("8916123456").map_err(|e| e.code()), Err("length"));
+        assert_eq!(Phone::parse("+7 916 123 45 67 8").map_err(|e| e.code()), Err("length"));
+        assert_eq!(Phone::parse("+7 916 abc").map_err(|e| e.code()), Err("characters"));
     }
 
     #[test]
     fn emails() {
+        assert_eq!(Email::parse(" ivan@mail.ru ").unwrap().as_str(), "ivan@mail.ru");
+        assert_eq!(Email::parse("иван@Почта.РФ").unwrap().as_str(), "иван@почта.рф");
+        assert_eq!(Email::parse("ivan@xn--80a1acny.xn--p1ai").unwrap().as_str(), "ivan@почта.рф");
         assert_eq!(
-            Email::parse(" ivan@mail.ru ").unwrap().as_str(),
-            "ivan@mail.ru"
-        );
-        assert_eq!(
-            Email::parse("иван@Почта.РФ").unwrap().as_str(),
-            "иван@почта.рф"
-        );
-        assert_eq!(
-            Email::parse("ivan@xn--80a1acny.xn--p1ai").unwrap().as_str(),
-            "ivan@почта.рф"
-        );
-        assert_eq!(
-            Email::parse("ivan@почта.рф")
-                .unwrap()
-                .ascii_domain()
-                .as_deref(),
+            Email::parse("ivan@почта.рф").unwrap().ascii_domain().as_deref(),
             Some("xn--80a1acny.xn--p1ai")
         );
         for bad in [
@@ -190,11 +158,7 @@ mod tests {
             "a@b@c.ru",
             "ivan.@mail.ru",
         ] {
-            assert_eq!(
-                Email::parse(bad).map_err(|e| e.code()),
-                Err("format"),
-                "{bad}"
-            );
+            assert_eq!(Email::parse(bad).map_err(|e| e.code()), Err("format"), "{bad}");
         }
     }
 }

@@ -19,48 +19,26 @@ use crate::FieldError;
 /// Trims the input and refuses an empty value.
 fn trimmed(input: &str) -> Result<&str, FieldError> {
     let s = input.trim();
-    if s.is_empty() {
-        Err(FieldError::Empty)
-    } else {
-        Ok(s)
-    }
+    if s.is_empty() { Err(FieldError::Empty) } else { Ok(s) }
 }
 
 /// The input as ASCII digit values (0–9), or a «digits only» error.
 fn digits(s: &str) -> Result<Vec<u8>, FieldError> {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_digit() {
-                Ok(b - b'0')
-            } else {
-                Err(NOT_DIGITS)
-            }
-        })
-        .collect()
+    s.bytes().map(|b| if b.is_ascii_digit() { Ok(b - b'0') } else { Err(NOT_DIGITS) }).collect()
 }
 
 /// Digits of a value that must have exactly one of `lens` digits.
 fn digits_of_len(s: &str, lens: &[usize], expected: &'static str) -> Result<Vec<u8>, FieldError> {
     let d = digits(s)?;
-    if lens.contains(&d.len()) {
-        Ok(d)
-    } else {
-        Err(FieldError::Length { expected })
-    }
+    if lens.contains(&d.len()) { Ok(d) } else { Err(FieldError::Length { expected }) }
 }
 
 /// Σ digit × weight over the shorter of the two slices.
 fn weighted_sum(digits: &[u8], weights: &[u32]) -> u32 {
-    digits
-        .iter()
-        .zip(weights)
-        .map(|(d, w)| u32::from(*d) * w)
-        .sum()
+    digits.iter().zip(weights).map(|(d, w)| u32::from(*d) * w).sum()
 }
 
-const NOT_DIGITS: FieldError = FieldError::Characters {
-    allowed: "цифры"
-};
+const NOT_DIGITS: FieldError = FieldError::Characters { allowed: "цифры" };
 
 /// Implements the string plumbing every identifier shares: `Display` (normalized form),
 /// `FromStr`, `TryFrom<&str>`, `AsRef<str>`, and serde as a string that is parsed again

@@ -19,9 +19,7 @@ impl Snils {
         let plain: String = s.chars().filter(|c| *c != ' ' && *c != '-').collect();
         let d = digits(&plain)?;
         if d.len() != 11 {
-            return Err(FieldError::Length {
-                expected: "11 цифр",
-            });
+            return Err(FieldError::Length { expected: "11 цифр" });
         }
         if d.iter().all(|x| *x == 0) {
             return Err(FieldError::Zeros);
@@ -31,21 +29,11 @@ impl Snils {
         if number > SNILS_UNCHECKED_MAX && Self::control(&d[..9]) != control {
             return Err(FieldError::Checksum);
         }
-        Ok(Self(format!(
-            "{}-{}-{} {}",
-            &plain[0..3],
-            &plain[3..6],
-            &plain[6..9],
-            &plain[9..11]
-        )))
+        Ok(Self(format!("{}-{}-{} {}", &plain[0..3], &plain[3..6], &plain[6..9], &plain[9..11])))
     }
 
     fn control(body: &[u8]) -> u32 {
-        let sum: u32 = body
-            .iter()
-            .zip((1..=9).rev())
-            .map(|(d, w)| u32::from(*d) * w)
-            .sum();
+        let sum: u32 = body.iter().zip((1..=9).rev()).map(|(d, w)| u32::from(*d) * w).sum();
         match sum {
             0..=99 => sum,
             100 | 101 => 0,
@@ -87,19 +75,12 @@ impl Passport {
 
     /// Builds a passport from the series and the number as typed in separate fields.
     pub fn from_parts(series: &str, number: &str) -> Result<Self, FieldError> {
-        const SHAPE: FieldError = FieldError::Format {
-            expected: "серия 4 цифры и номер 6 цифр",
-        };
+        const SHAPE: FieldError =
+            FieldError::Format { expected: "серия 4 цифры и номер 6 цифр" };
         let series = trimmed(series)?;
         let number = number.trim();
-        if !series
-            .chars()
-            .chain(number.chars())
-            .all(|c| c.is_ascii_digit() || c == ' ')
-        {
-            return Err(FieldError::Characters {
-                allowed: "цифры"
-            });
+        if !series.chars().chain(number.chars()).all(|c| c.is_ascii_digit() || c == ' ') {
+            return Err(FieldError::Characters { allowed: "цифры" });
         }
         let shape = series.len() == 4 && number.len() == 6 && !series.contains(' ');
         if !shape || number.contains(' ') {
@@ -135,9 +116,7 @@ impl DivisionCode {
         if shape {
             Ok(Self(s.to_owned()))
         } else {
-            Err(FieldError::Format {
-                expected: "NNN-NNN, например 770-001",
-            })
+            Err(FieldError::Format { expected: "NNN-NNN, например 770-001" })
         }
     }
 
@@ -161,14 +140,8 @@ fn is_cyrillic_letter(c: char) -> bool {
 impl NamePart {
     /// Trims the value and collapses inner runs of spaces.
     pub fn parse(input: &str) -> Result<Self, FieldError> {
-        let s = trimmed(input)?
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
-        if !s
-            .chars()
-            .all(|c| is_cyrillic_letter(c) || matches!(c, '-' | '\'' | ' '))
-        {
+        let s = trimmed(input)?.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !s.chars().all(|c| is_cyrillic_letter(c) || matches!(c, '-' | '\'' | ' ')) {
             return Err(FieldError::Characters {
                 allowed: "русские буквы, дефис, апостроф и пробел",
             });
@@ -208,9 +181,7 @@ impl BirthDate {
     /// Parses `ДД.ММ.ГГГГ` (or ISO `ГГГГ-ММ-ДД`, as date pickers send it) and checks it
     /// against `today`, the current date where the person is.
     pub fn parse(input: &str, today: NaiveDate) -> Result<Self, FieldError> {
-        const SHAPE: FieldError = FieldError::Format {
-            expected: "ДД.ММ.ГГГГ",
-        };
+        const SHAPE: FieldError = FieldError::Format { expected: "ДД.ММ.ГГГГ" };
         let s = trimmed(input)?;
         let b = s.as_bytes();
         let (day, month, year) = if b.len() == 10 && b[2] == b'.' && b[5] == b'.' {
@@ -221,11 +192,7 @@ impl BirthDate {
             return Err(SHAPE);
         };
         let num = |p: &str| {
-            if p.bytes().all(|c| c.is_ascii_digit()) {
-                p.parse().ok()
-            } else {
-                None
-            }
+            if p.bytes().all(|c| c.is_ascii_digit()) { p.parse().ok() } else { None }
         };
         let (Some(day), Some(month), Some(year)) = (num(day), num(month), num(year)) else {
             return Err(SHAPE);
@@ -246,10 +213,7 @@ impl BirthDate {
         if (MIN_AGE..=MAX_AGE).contains(&age) {
             Ok(Self(date))
         } else {
-            Err(FieldError::Age {
-                min: MIN_AGE,
-                max: MAX_AGE,
-            })
+            Err(FieldError::Age { min: MIN_AGE, max: MAX_AGE })
         }
     }
 
@@ -265,13 +229,7 @@ impl BirthDate {
 
 impl std::fmt::Display for BirthDate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{:02}.{:02}.{:04}",
-            self.0.day(),
-            self.0.month(),
-            self.0.year()
-        )
+        write!(f, "{:02}.{:02}.{:04}", self.0.day(), self.0.month(), self.0.year())
     }
 }
 
@@ -293,18 +251,10 @@ mod tests {
         for v in valid {
             assert!(Snils::parse(v).is_ok(), "{v} must be valid");
         }
-        assert_eq!(
-            Snils::parse("11223344595").unwrap().as_str(),
-            "112-233-445 95"
-        );
+        assert_eq!(Snils::parse("11223344595").unwrap().as_str(), "112-233-445 95");
         assert_eq!(Snils::parse("112-233-445 96"), Err(FieldError::Checksum));
         assert_eq!(Snils::parse("001-001-999 00"), Err(FieldError::Checksum));
-        assert_eq!(
-            Snils::parse("112-233-445"),
-            Err(FieldError::Length {
-                expected: "11 цифр"
-            })
-        );
+        assert_eq!(Snils::parse("112-233-445"), Err(FieldError::Length { expected: "11 цифр" }));
         assert_eq!(Snils::parse("000-000-000 00"), Err(FieldError::Zeros));
         // Below the checked range any control number is accepted.
         assert!(Snils::parse("001-001-998 42").is_ok());
@@ -314,69 +264,27 @@ mod tests {
     fn passport_examples() {
         let p = Passport::parse("4510 123456").unwrap();
         assert_eq!((p.series(), p.number()), ("4510", "123456"));
-        assert_eq!(
-            Passport::parse("4510123456").unwrap().as_str(),
-            "4510 123456"
-        );
-        assert_eq!(
-            Passport::parse("45 10 123456").map_err(|e| e.code()),
-            Err("format")
-        );
-        assert_eq!(
-            Passport::parse("4510 12345").map_err(|e| e.code()),
-            Err("format")
-        );
-        assert_eq!(
-            Passport::from_parts("45 10", "123456").map_err(|e| e.code()),
-            Err("format")
-        );
-        assert_eq!(
-            Passport::parse("45AB 123456").map_err(|e| e.code()),
-            Err("characters")
-        );
+        assert_eq!(Passport::parse("4510123456").unwrap().as_str(), "4510 123456");
+        assert_eq!(Passport::parse("45 10 123456").map_err(|e| e.code()), Err("format"));
+        assert_eq!(Passport::parse("4510 12345").map_err(|e| e.code()), Err("format"));
+        assert_eq!(Passport::from_parts("45 10", "123456").map_err(|e| e.code()), Err("format"));
+        assert_eq!(Passport::parse("45AB 123456").map_err(|e| e.code()), Err("characters"));
         assert!(DivisionCode::parse("770-001").is_ok());
-        assert_eq!(
-            DivisionCode::parse("770001").map_err(|e| e.code()),
-            Err("format")
-        );
+        assert_eq!(DivisionCode::parse("770001").map_err(|e| e.code()), Err("format"));
     }
 
     #[test]
     fn name_parts() {
-        for v in [
-            "Иванов",
-            "Салтыков-Щедрин",
-            "Д'Артаньян",
-            "Анна Мария",
-            "Ёж",
-            "Я",
-        ] {
+        for v in ["Иванов", "Салтыков-Щедрин", "Д'Артаньян", "Анна Мария", "Ёж", "Я"]
+        {
             assert!(NamePart::parse(v).is_ok(), "{v} must be valid");
         }
-        assert_eq!(
-            NamePart::parse("  Анна   Мария ").unwrap().as_str(),
-            "Анна Мария"
-        );
-        assert_eq!(
-            NamePart::parse("Ivanov").map_err(|e| e.code()),
-            Err("characters")
-        );
-        assert_eq!(
-            NamePart::parse("Иванов1").map_err(|e| e.code()),
-            Err("characters")
-        );
-        assert_eq!(
-            NamePart::parse("-Иван").map_err(|e| e.code()),
-            Err("format")
-        );
-        assert_eq!(
-            NamePart::parse("Иван--Петр").map_err(|e| e.code()),
-            Err("format")
-        );
-        assert_eq!(
-            NamePart::parse(&"я".repeat(61)),
-            Err(FieldError::TooLong { max: 60 })
-        );
+        assert_eq!(NamePart::parse("  Анна   Мария ").unwrap().as_str(), "Анна Мария");
+        assert_eq!(NamePart::parse("Ivanov").map_err(|e| e.code()), Err("characters"));
+        assert_eq!(NamePart::parse("Иванов1").map_err(|e| e.code()), Err("characters"));
+        assert_eq!(NamePart::parse("-Иван").map_err(|e| e.code()), Err("format"));
+        assert_eq!(NamePart::parse("Иван--Петр").map_err(|e| e.code()), Err("format"));
+        assert_eq!(NamePart::parse(&"я".repeat(61)), Err(FieldError::TooLong { max: 60 }));
         assert!(NamePart::parse(&"я".repeat(60)).is_ok());
         assert_eq!(NamePart::parse(""), Err(FieldError::Empty));
     }
@@ -387,30 +295,15 @@ mod tests {
         let ok = BirthDate::parse("22.11.2012", today).unwrap();
         assert_eq!(ok.to_string(), "22.11.2012");
         assert_eq!(ok.age_on(today), 14);
-        assert_eq!(
-            BirthDate::parse("1990-05-17", today).unwrap().to_string(),
-            "17.05.1990"
-        );
+        assert_eq!(BirthDate::parse("1990-05-17", today).unwrap().to_string(), "17.05.1990");
         assert_eq!(
             BirthDate::parse("23.11.2012", today),
             Err(FieldError::Age { min: 14, max: 130 })
         );
-        assert_eq!(
-            BirthDate::parse("01.01.2027", today),
-            Err(FieldError::Future)
-        );
-        assert_eq!(
-            BirthDate::parse("31.02.2000", today),
-            Err(FieldError::NoSuchDate)
-        );
-        assert_eq!(
-            BirthDate::parse("1.2.2000", today).map_err(|e| e.code()),
-            Err("format")
-        );
-        assert_eq!(
-            BirthDate::parse("22.11.1896", today).map(|d| d.age_on(today)),
-            Ok(130)
-        );
+        assert_eq!(BirthDate::parse("01.01.2027", today), Err(FieldError::Future));
+        assert_eq!(BirthDate::parse("31.02.2000", today), Err(FieldError::NoSuchDate));
+        assert_eq!(BirthDate::parse("1.2.2000", today).map_err(|e| e.code()), Err("format"));
+        assert_eq!(BirthDate::parse("22.11.1896", today).map(|d| d.age_on(today)), Ok(130));
         assert_eq!(
             BirthDate::parse("21.11.1895", today),
             Err(FieldError::Age { min: 14, max: 130 })

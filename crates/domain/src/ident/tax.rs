@@ -32,19 +32,11 @@ impl Inn {
         } else {
             inn_check(&d[..10], &INN11) == d[10] && inn_check(&d[..11], &INN12) == d[11]
         };
-        if ok {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(FieldError::Checksum)
-        }
+        if ok { Ok(Self(s.to_owned())) } else { Err(FieldError::Checksum) }
     }
 
     pub fn kind(&self) -> InnKind {
-        if self.0.len() == 10 {
-            InnKind::Organization
-        } else {
-            InnKind::Person
-        }
+        if self.0.len() == 10 { InnKind::Organization } else { InnKind::Person }
     }
 
     pub fn as_str(&self) -> &str {
@@ -71,9 +63,7 @@ fn register_number(
 ) -> Result<String, FieldError> {
     let s = trimmed(input)?;
     let d = digits_of_len(s, &[len], expected)?;
-    let body = d[..len - 1]
-        .iter()
-        .fold(0u64, |n, x| n * 10 + u64::from(*x));
+    let body = d[..len - 1].iter().fold(0u64, |n, x| n * 10 + u64::from(*x));
     if body % modulus % 10 == u64::from(d[len - 1]) {
         Ok(s.to_owned())
     } else {
@@ -111,18 +101,13 @@ impl Kpp {
     pub fn parse(input: &str) -> Result<Self, FieldError> {
         let s = trimmed(input)?;
         let b = s.as_bytes();
-        if !s
-            .chars()
-            .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
-        {
+        if !s.chars().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase()) {
             return Err(FieldError::Characters {
-                allowed: "цифры и заглавные латинские буквы",
+                allowed: "цифры и заглавные латинские буквы"
             });
         }
         if b.len() != 9 {
-            return Err(FieldError::Length {
-                expected: "9 символов",
-            });
+            return Err(FieldError::Length { expected: "9 символов" });
         }
         let shape = b[..4].iter().all(u8::is_ascii_digit) && b[6..].iter().all(u8::is_ascii_digit);
         if shape {
@@ -151,25 +136,11 @@ mod tests {
         }
         assert_eq!(Inn::parse("7707083894"), Err(FieldError::Checksum));
         assert_eq!(Inn::parse("123456789037"), Err(FieldError::Checksum));
-        assert_eq!(
-            Inn::parse("12345"),
-            Err(FieldError::Length {
-                expected: "10 или 12 цифр"
-            })
-        );
-        assert_eq!(
-            Inn::parse("77070838a3").map_err(|e| e.code()),
-            Err("characters")
-        );
+        assert_eq!(Inn::parse("12345"), Err(FieldError::Length { expected: "10 или 12 цифр" }));
+        assert_eq!(Inn::parse("77070838a3").map_err(|e| e.code()), Err("characters"));
         assert_eq!(Inn::parse("  "), Err(FieldError::Empty));
-        assert_eq!(
-            Inn::parse("7707083893").map(|i| i.kind()),
-            Ok(InnKind::Organization)
-        );
-        assert_eq!(
-            Inn::parse("500100732259").map(|i| i.kind()),
-            Ok(InnKind::Person)
-        );
+        assert_eq!(Inn::parse("7707083893").map(|i| i.kind()), Ok(InnKind::Organization));
+        assert_eq!(Inn::parse("500100732259").map(|i| i.kind()), Ok(InnKind::Person));
     }
 
     #[test]
@@ -178,12 +149,7 @@ mod tests {
             assert!(Ogrn::parse(v).is_ok(), "{v} must be valid");
         }
         assert_eq!(Ogrn::parse("1027700132196"), Err(FieldError::Checksum));
-        assert_eq!(
-            Ogrn::parse("102770013219"),
-            Err(FieldError::Length {
-                expected: "13 цифр"
-            })
-        );
+        assert_eq!(Ogrn::parse("102770013219"), Err(FieldError::Length { expected: "13 цифр" }));
         for v in ["385768585948949", "304500116000157", "304500116000180"] {
             assert!(Ogrnip::parse(v).is_ok(), "{v} must be valid");
         }
@@ -194,16 +160,8 @@ mod tests {
     fn kpp_examples() {
         assert!(Kpp::parse("773601001").is_ok());
         assert!(Kpp::parse("0108A4934").is_ok());
-        assert_eq!(
-            Kpp::parse("77360100"),
-            Err(FieldError::Length {
-                expected: "9 символов"
-            })
-        );
-        assert_eq!(
-            Kpp::parse("7736a1001").map_err(|e| e.code()),
-            Err("characters")
-        );
+        assert_eq!(Kpp::parse("77360100"), Err(FieldError::Length { expected: "9 символов" }));
+        assert_eq!(Kpp::parse("7736a1001").map_err(|e| e.code()), Err("characters"));
         assert_eq!(Kpp::parse("A73601001").map_err(|e| e.code()), Err("format"));
     }
 }

@@ -56,11 +56,7 @@ impl Browser {
                 .await
             {
                 Ok(client) => {
-                    return Self {
-                        client,
-                        _driver: driver,
-                        profile,
-                    };
+                    return Self { client, _driver: driver, profile };
                 }
                 Err(e) => last = Some(e),
             }

@@ -24,11 +24,7 @@ fn bad_configuration_is_one_line_naming_the_key_and_exit_2() {
     let cases: [(&[&str], Env, &str); 4] = [
         (&["serve", "--listen", "localhost"], None, "listen"),
         (&["serve"], Some(("USLUGI_LISTEN", "1.2.3.4")), "listen"),
-        (
-            &["migrate", "--database-url", "mysql://db"],
-            None,
-            "database_url",
-        ),
+        (&["migrate", "--database-url", "mysql://db"], None, "database_url"),
         (&["serve"], Some(("USLUGI_LOG_FORMAT", "xml")), "log_format"),
     ];
     for (args, env, key) in cases {
@@ -41,17 +37,10 @@ fn bad_configuration_is_one_line_naming_the_key_and_exit_2() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8(out.stderr).unwrap();
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
-        assert!(
-            stderr.contains(&format!("configuration error: {key}:")),
-            "{stderr}"
-        );
+        assert!(stderr.contains(&format!("configuration error: {key}:")), "{stderr}");
         assert!(stderr.contains("ошибка конфигурации"), "{stderr}");
     }
-    std::fs::write(
-        dir.join("uslugi.toml"),
-        "listen = \"127.0.0.1:0\"\nlisten_port = 1\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join("uslugi.toml"), "listen = \"127.0.0.1:0\"\nlisten_port = 1\n").unwrap();
     let out = uslugi(&dir).arg("serve").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("listen_port"));
@@ -63,16 +52,10 @@ fn a_bad_calendar_file_is_a_configuration_error() {
     let dir = scratch_dir();
     std::fs::create_dir_all(dir.join("data/calendar")).unwrap();
     std::fs::write(dir.join("data/calendar/2028.toml"), "year = 2028\n").unwrap();
-    let out = uslugi(&dir)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .output()
-        .unwrap();
+    let out = uslugi(&dir).args(["serve", "--listen", "127.0.0.1:0"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("calendar_dir") && stderr.contains("2028.toml"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("calendar_dir") && stderr.contains("2028.toml"), "{stderr}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -82,15 +65,8 @@ async fn migrate_applies_the_schema_on_both_backends() {
         let dir = scratch_dir();
         let url = fresh_database_url(backend, &dir).await;
         for _ in 0..2 {
-            let out = uslugi(&dir)
-                .args(["migrate", "--database-url", &url])
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let out = uslugi(&dir).args(["migrate", "--database-url", &url]).output().unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
             let stdout = String::from_utf8(out.stdout).unwrap();
             assert!(stdout.contains("Миграции применены: 1"), "{stdout}");
         }
@@ -111,31 +87,14 @@ async fn serve_starts_with_no_setup_and_stops_on_sigterm() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = lines
-        .next_line()
-        .await
-        .unwrap()
-        .expect("the URL is printed");
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_owned();
+    let line = lines.next_line().await.unwrap().expect("the URL is printed");
+    let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_owned();
     let ready = reqwest::get(format!("{url}readyz")).await.unwrap();
     assert_eq!(ready.status().as_u16(), 200);
-    assert!(
-        dir.join("data/uslugi.db").is_file(),
-        "data directory and database created"
-    );
+    assert!(dir.join("data/uslugi.db").is_file(), "data directory and database created");
 
     let pid = child.id().unwrap().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let status = child.wait().await.unwrap();
     assert!(status.success(), "graceful exit, got {status}");
     let mut stderr = String::new();

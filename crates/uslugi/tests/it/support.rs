@@ -60,9 +60,8 @@ pub async fn fresh_database_url(backend: Backend, dir: &std::path::Path) -> Stri
                  which starts a throwaway PostgreSQL",
             );
             let name = format!("t_{}", uuid::Uuid::now_v7().simple());
-            let mut conn = sqlx::PgConnection::connect(&admin)
-                .await
-                .expect("connect to test PostgreSQL");
+            let mut conn =
+                sqlx::PgConnection::connect(&admin).await.expect("connect to test PostgreSQL");
             sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                 .execute(&mut conn)
                 .await
@@ -98,20 +97,10 @@ impl TestApp {
         let dir = scratch_dir();
         let url = fresh_database_url(backend, &dir).await;
         let clock = Arc::new(ManualClock::new(test_now()));
-        let running = server::start(&settings_for(&dir, url), clock.clone())
-            .await
-            .unwrap();
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        Self {
-            base: format!("http://{}", running.addr),
-            clock,
-            http,
-            dir,
-            running,
-        }
+        let running = server::start(&settings_for(&dir, url), clock.clone()).await.unwrap();
+        let http =
+            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Self { base: format!("http://{}", running.addr), clock, http, dir, running }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -137,13 +126,7 @@ impl TestApp {
 
     /// Submits the «Проверка реквизитов» form as a browser without JavaScript would.
     pub async fn submit_check(&self, fields: &[(&str, &str)]) -> (u16, String) {
-        let r = self
-            .http
-            .post(self.url("/check"))
-            .form(fields)
-            .send()
-            .await
-            .unwrap();
+        let r = self.http.post(self.url("/check")).form(fields).send().await.unwrap();
         (r.status().as_u16(), r.text().await.unwrap())
     }
 
