@@ -72,6 +72,26 @@ impl YearCalendar {
         self.working.iter().map(|w| w.count_ones()).sum()
     }
 
+    /// Every date of the year with whether it is a working day.
+    pub fn days(&self) -> impl Iterator<Item = (NaiveDate, bool)> + '_ {
+        let year = self.year;
+        NaiveDate::from_ymd_opt(year, 1, 1)
+            .into_iter()
+            .flat_map(|first| first.iter_days())
+            .take_while(move |d| d.year() == year)
+            .map(|d| (d, self.is_working(d)))
+    }
+
+    /// Monday–Friday dates that are not working (holidays and transferred days off).
+    pub fn weekdays_off(&self) -> Vec<NaiveDate> {
+        self.days().filter(|(d, w)| !w && !is_weekend(*d)).map(|(d, _)| d).collect()
+    }
+
+    /// Saturdays and Sundays that are working by transfer.
+    pub fn working_weekends(&self) -> Vec<NaiveDate> {
+        self.days().filter(|(d, w)| *w && is_weekend(*d)).map(|(d, _)| d).collect()
+    }
+
     fn is_working(&self, date: NaiveDate) -> bool {
         let i = date.ordinal0() as usize;
         self.working[i / 64] & (1 << (i % 64)) != 0
@@ -94,7 +114,6 @@ impl YearCalendar {
                 Err(CalendarError::WrongYear { file: file.to_owned(), date, year })
             }
         };
-        let is_weekend = |d: NaiveDate| matches!(d.weekday(), Weekday::Sat | Weekday::Sun);
         let mut working = [0u64; 6];
         for date in first.iter_days().take_while(|d| d.year() == year) {
             if !is_weekend(date) {
@@ -193,6 +212,10 @@ impl WorkingCalendar {
     }
 }
 
+fn is_weekend(d: NaiveDate) -> bool {
+    matches!(d.weekday(), Weekday::Sat | Weekday::Sun)
+}
+
 fn next_day(date: NaiveDate) -> Result<NaiveDate, CalendarError> {
     date.checked_add_days(Days::new(1)).ok_or(CalendarError::NotCovered(date.year() + 1))
 }
@@ -229,6 +252,10 @@ mod tests {
         assert_eq!(c.is_working_day(d("2025-11-03")), Ok(false));
         assert_eq!(c.is_working_day(d("2025-11-05")), Ok(true));
         assert_eq!(c.is_working_day(d("2025-11-08")), Ok(false), "an ordinary Saturday");
+        let y = c.year(2025).unwrap();
+        assert_eq!(y.working_weekends(), vec![d("2025-11-01")]);
+        assert_eq!(y.weekdays_off().len(), 15);
+        assert!(y.weekdays_off().contains(&d("2025-05-02")));
     }
 
     #[test]

@@ -8,11 +8,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
 
-use crate::AppState;
+use chrono::NaiveDate;
+use domain::CalendarError;
+
 use crate::validate::{self, Context, Kind};
+use crate::{AppError, AppState};
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/validate/{kind}", get(validate_field))
+    Router::new()
+        .route("/validate/{kind}", get(validate_field))
+        .route("/calendar/{year}", get(calendar_year))
+        .route("/deadline", get(deadline))
 }
 
 #[derive(Debug, Deserialize)]
@@ -65,4 +71,90 @@ async fn validate_field(
         },
     };
     Json(body).into_response()
+}
+
+/// One year of the production calendar.
+#[derive(Debug, Serialize)]
+pub struct CalendarYear {
+    pub year: i32,
+    pub working_days: u32,
+    pub provisional: bool,
+    pub source: String,
+    /// Monday–Friday dates that are days off.
+    pub days_off: Vec<NaiveDate>,
+    /// Saturdays and Sundays that are working days.
+    pub working_weekends: Vec<NaiveDate>,
+}
+
+impl From<CalendarError> for AppError {
+    fn from(e: CalendarError) -> Self {
+        match e {
+            CalendarError::NotCovered(_) => {
+                Self::Missing { code: "not_covered", message: e.to_string() }
+            }
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+/// `GET /api/v1/calendar/{year}`.
+async fn calendar_year(
+    State(state): State<AppState>,
+    Path(year): Path<i32>,
+) -> Result<Json<CalendarYear>, AppError> {
+    let y = state.calendar.year(year)?;
+    Ok(Json(CalendarYear {
+        year,
+        working_days: y.working_days(),
+        provisional: y.is_provisional(),
+        source: y.source().to_owned(),
+        days_off: y.weekdays_off(),
+        working_weekends: y.working_weekends(),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+struct DeadlineQuery {
+    from: Option<String>,
+    working_days: Option<String>,
+}
+
+/// The answer of `GET /api/v1/deadline`.
+#[derive(Debug, Serialize)]
+pub struct Deadline {
+    pub from: NaiveDate,
+    pub working_days: u32,
+    /// The `working_days`-th working day after `from`.
+    pub date: NaiveDate,
+}
+
+/// Longest span a deadline may have, in working days (about four years).
+const MAX_WORKING_DAYS: u32 = 1000;
+
+/// `GET /api/v1/deadline?from=YYYY-MM-DD&working_days=N`: the date N working days after
+/// `from` (by default today in Moscow).
+async fn deadline(
+    State(state): State<AppState>,
+    Query(q): Query<DeadlineQuery>,
+) -> Result<Json<Deadline>, AppError> {
+    let from = match q.from.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => domain::moscow_date(state.clock.now()),
+        Some(s) => s.parse::<NaiveDate>().map_err(|_| AppError::BadRequest {
+            code: "from",
+            message: "from: ожидается дата в формате ГГГГ-ММ-ДД".into(),
+        })?,
+    };
+    let working_days = q
+        .working_days
+        .as_deref()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .filter(|n| *n <= MAX_WORKING_DAYS)
+        .ok_or_else(|| AppError::BadRequest {
+            code: "working_days",
+            message: format!(
+                "working_days: ожидается число рабочих дней от 0 до {MAX_WORKING_DAYS}"
+            ),
+        })?;
+    let date = state.calendar.add_working_days(from, working_days)?;
+    Ok(Json(Deadline { from, working_days, date }))
 }

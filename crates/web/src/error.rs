@@ -20,6 +20,8 @@ use serde::Serialize;
 pub enum AppError {
     /// No such page or resource.
     NotFound,
+    /// A named thing is not there: `code` for programs, `message` in Russian.
+    Missing { code: &'static str, message: String },
     /// The request itself is wrong: `code` for programs, `message` in Russian for people.
     BadRequest { code: &'static str, message: String },
     /// A dependency (the database) is unreachable; try again later.
@@ -79,6 +81,9 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, info) = match self {
             Self::NotFound => (StatusCode::NOT_FOUND, ErrorInfo::for_status(StatusCode::NOT_FOUND)),
+            Self::Missing { code, message } => {
+                (StatusCode::NOT_FOUND, ErrorInfo { code, message, detail: None })
+            }
             Self::BadRequest { code, message } => {
                 (StatusCode::BAD_REQUEST, ErrorInfo { code, message, detail: None })
             }

@@ -203,3 +203,67 @@ on_both_backends! {
         }
     }
 }
+
+on_both_backends! {
+    async fn calendar_years_as_the_decrees_give_them(app) {
+        let body: Value = app.get("/api/v1/calendar/2025").await.json().await.unwrap();
+        assert_eq!(body["working_days"], json!(247));
+        assert_eq!(body["provisional"], json!(false));
+        assert_eq!(body["working_weekends"], json!(["2025-11-01"]));
+        let days_off = body["days_off"].as_array().unwrap();
+        assert!(days_off.contains(&json!("2025-05-02")) && days_off.contains(&json!("2025-12-31")));
+        let body: Value = app.get("/api/v1/calendar/2024").await.json().await.unwrap();
+        assert_eq!(body["working_days"], json!(248));
+
+        let r = app.get("/api/v1/calendar/2031").await;
+        assert_eq!(r.status().as_u16(), 404);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], json!("not_covered"));
+        assert_eq!(body["error"]["message"], json!("нет производственного календаря на 2031 год"));
+        let r = app.get("/api/v1/calendar/twenty").await;
+        assert_eq!(r.status().as_u16(), 400);
+        assert_eq!(r.json::<Value>().await.unwrap()["error"]["message"], json!("Неверный запрос"));
+    }
+}
+
+on_both_backends! {
+    async fn deadlines_count_working_days(app) {
+        let body: Value =
+            app.get("/api/v1/deadline?from=2025-10-31&working_days=2").await.json().await.unwrap();
+        assert_eq!(body["date"], json!("2025-11-05"), "1 November is worked, 3–4 are off");
+        // Without `from` the count starts today (the injected clock: Sunday 22.11.2026).
+        let body: Value = app.get("/api/v1/deadline?working_days=1").await.json().await.unwrap();
+        assert_eq!((body["from"].clone(), body["date"].clone()), (json!("2026-11-22"), json!("2026-11-23")));
+
+        let r = app.get("/api/v1/deadline?from=31.10.2025&working_days=2").await;
+        assert_eq!(r.status().as_u16(), 400);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], json!("from"));
+        let r = app.get("/api/v1/deadline?from=2025-10-31&working_days=-1").await;
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], json!("working_days"));
+        let r = app.get("/api/v1/deadline?from=2027-12-20&working_days=30").await;
+        assert_eq!(r.status().as_u16(), 404);
+    }
+}
+
+mod operators_add_calendar_years {
+    use super::*;
+
+    #[tokio::test]
+    async fn from_the_calendar_directory() {
+        let app = crate::support::TestApp::spawn_prepared(store::Backend::Sqlite, |dir| {
+            std::fs::create_dir_all(dir.join("calendar")).unwrap();
+            std::fs::write(
+                dir.join("calendar/2028.toml"),
+                "year = 2028\nsource = \"test decree\"\ndays_off = [\"2028-01-03\"]\nworking_weekends = [\"2028-01-08\"]\n",
+            )
+            .unwrap();
+        })
+        .await;
+        let body: Value = app.get("/api/v1/calendar/2028").await.json().await.unwrap();
+        assert_eq!(body["source"], json!("test decree"));
+        assert_eq!(body["working_weekends"], json!(["2028-01-08"]));
+        app.stop().await;
+    }
+}

@@ -94,7 +94,13 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_prepared(backend, |_| {}).await
+    }
+
+    /// Like [`TestApp::spawn`], letting `prepare` put files into the data directory first.
+    pub async fn spawn_prepared(backend: Backend, prepare: impl FnOnce(&std::path::Path)) -> Self {
         let dir = scratch_dir();
+        prepare(&dir);
         let url = fresh_database_url(backend, &dir).await;
         let clock = Arc::new(ManualClock::new(test_now()));
         let running = server::start(&settings_for(&dir, url), clock.clone()).await.unwrap();
