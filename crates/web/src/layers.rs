@@ -96,3 +96,41 @@ async fn record_metrics(request: Request, next: Next) -> Response {
         .record(started.elapsed().as_secs_f64());
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::{Body, to_bytes};
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn boom() -> &'static str {
+        panic!("a bug with secret details")
+    }
+
+    async fn call(router: Router, path: &str) -> (StatusCode, String, String) {
+        let response =
+            router.oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+        let status = response.status();
+        let ct = response.headers()[header::CONTENT_TYPE].to_str().unwrap().to_owned();
+        let body = to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        (status, ct, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_panic_is_a_russian_500_page_or_json_without_details() {
+        let router = wrap(Router::new().route("/boom", get(boom)).route("/api/v1/boom", get(boom)));
+        let (status, ct, html) = call(router.clone(), "/boom").await;
+        assert_eq!(
+            (status, ct.as_str()),
+            (StatusCode::INTERNAL_SERVER_ERROR, "text/html; charset=utf-8")
+        );
+        assert!(html.contains("Внутренняя ошибка сервиса"), "{html}");
+        assert!(html.contains("код запроса"), "the request id is shown for support");
+        assert!(!html.contains("secret"));
+        let (status, ct, json) = call(router, "/api/v1/boom").await;
+        assert_eq!((status, ct.as_str()), (StatusCode::INTERNAL_SERVER_ERROR, "application/json"));
+        assert!(json.contains("\"code\":\"internal\"") && !json.contains("secret"), "{json}");
+    }
+}
