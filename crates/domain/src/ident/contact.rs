@@ -50,6 +50,18 @@ string_identifier!(Phone);
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Email(String);
 
+/// At least two labels of letters, digits and inner hyphens, each 1–63 characters.
+fn valid_ascii_domain(d: &str) -> bool {
+    d.contains('.')
+        && d.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
 /// RFC 5321 limits.
 const LOCAL_MAX: usize = 64;
 const EMAIL_MAX: usize = 254;
@@ -86,22 +98,19 @@ impl Email {
                 expected: "имя ящика до знака @, например name@mail.ru",
             });
         }
-        let ascii = idna::domain_to_ascii(domain).ok().filter(|d| {
-            d.contains('.')
-                && d.split('.').all(|label| {
-                    !label.is_empty()
-                        && label.len() <= 63
-                        && !label.starts_with('-')
-                        && !label.ends_with('-')
-                        && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                })
-        });
-        let Some(ascii) = ascii else {
+        // Plain ASCII domains (most addresses) need no IDNA processing at all.
+        let plain = domain.is_ascii() && !domain.to_ascii_lowercase().contains("xn--");
+        let ascii = if plain {
+            Some(domain.to_ascii_lowercase())
+        } else {
+            idna::domain_to_ascii(domain).ok()
+        };
+        let Some(ascii) = ascii.filter(|d| valid_ascii_domain(d)) else {
             return Err(FieldError::Format {
                 expected: "домен с точкой после @, например mail.ru или почта.рф",
             });
         };
-        let (unicode, _) = idna::domain_to_unicode(&ascii);
+        let unicode = if plain { ascii } else { idna::domain_to_unicode(&ascii).0 };
         Ok(Self(format!("{local}@{unicode}")))
     }
 
@@ -142,6 +151,7 @@ mod tests {
     #[test]
     fn emails() {
         assert_eq!(Email::parse(" ivan@mail.ru ").unwrap().as_str(), "ivan@mail.ru");
+        assert_eq!(Email::parse("Ivan@Mail.RU").unwrap().as_str(), "Ivan@mail.ru");
         assert_eq!(Email::parse("иван@Почта.РФ").unwrap().as_str(), "иван@почта.рф");
         assert_eq!(Email::parse("ivan@xn--80a1acny.xn--p1ai").unwrap().as_str(), "ivan@почта.рф");
         assert_eq!(
