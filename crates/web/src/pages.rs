@@ -28,20 +28,16 @@ async fn home() -> HomePage {
     HomePage { nav: "home" }
 }
 
-/// One field of the form as the template shows it.
+/// One field of the form as the template shows it: what it is, and what was typed.
 #[derive(Debug)]
 struct FieldView {
-    name: &'static str,
-    kind: Kind,
-    label: &'static str,
-    hint: &'static str,
-    autocomplete: &'static str,
-    inputmode: &'static str,
+    spec: &'static FieldSpec,
     value: String,
     error: Option<String>,
     normalized: Option<String>,
 }
 
+#[derive(Debug)]
 struct FieldSpec {
     name: &'static str,
     kind: Kind,
@@ -170,15 +166,12 @@ struct GroupView {
 struct CheckPage {
     nav: &'static str,
     groups: Vec<GroupView>,
-    /// Errors to list at the top: (field name, label, message).
-    summary: Vec<(&'static str, &'static str, String)>,
     nothing_entered: bool,
     checked: bool,
 }
 
 impl CheckPage {
     fn new(values: &Values, cx: Option<Context<'_>>) -> Self {
-        let mut summary = Vec::new();
         let mut filled = 0;
         let groups = GROUPS
             .iter()
@@ -187,15 +180,9 @@ impl CheckPage {
                 fields: specs
                     .iter()
                     .map(|s| {
-                        let value = value(values, s.name).to_owned();
                         let mut view = FieldView {
-                            name: s.name,
-                            kind: s.kind,
-                            label: s.label,
-                            hint: s.hint,
-                            autocomplete: s.autocomplete,
-                            inputmode: s.inputmode,
-                            value,
+                            spec: s,
+                            value: value(values, s.name).to_owned(),
                             error: None,
                             normalized: None,
                         };
@@ -203,10 +190,7 @@ impl CheckPage {
                             filled += 1;
                             match validate::check(s.kind, &view.value, cx) {
                                 Ok(n) => view.normalized = Some(n),
-                                Err(e) => {
-                                    summary.push((s.name, s.label, e.to_string()));
-                                    view.error = Some(e.to_string());
-                                }
+                                Err(e) => view.error = Some(e.to_string()),
                             }
                         }
                         view
@@ -217,18 +201,22 @@ impl CheckPage {
         Self {
             nav: "check",
             groups,
-            summary,
             nothing_entered: cx.is_some() && filled == 0,
             checked: cx.is_some(),
         }
     }
 
+    /// The fields with errors, in form order, for the summary at the top.
+    fn errors(&self) -> Vec<&FieldView> {
+        self.groups.iter().flat_map(|g| &g.fields).filter(|f| f.error.is_some()).collect()
+    }
+
     fn all_valid(&self) -> bool {
-        self.checked && self.summary.is_empty() && !self.nothing_entered
+        self.checked && !self.has_errors()
     }
 
     fn has_errors(&self) -> bool {
-        !self.summary.is_empty() || self.nothing_entered
+        self.nothing_entered || !self.errors().is_empty()
     }
 }
 
