@@ -140,6 +140,16 @@ impl Db {
         Ok(())
     }
 
+    /// Starts a transaction meant to write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes can fail with
+    /// `SQLITE_BUSY` when another writer committed in between, without waiting.
+    pub async fn begin(&self) -> Result<crate::Tx, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }

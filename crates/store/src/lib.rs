@@ -10,9 +10,16 @@
 mod db;
 mod error;
 pub mod jobs;
+pub mod journal;
 
 pub use db::{Backend, Db, DbOptions, redact};
 pub use error::StoreError;
+
+/// A connection or an open transaction (`&mut *tx`): what repository functions that must
+/// join the caller's transaction take.
+pub type Conn = sqlx::AnyConnection;
+/// An open transaction; commit it or it rolls back when dropped.
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
 use chrono::{DateTime, Utc};
 

@@ -39,6 +39,15 @@ enum Command {
     Serve(Common),
     /// Apply database migrations and exit
     Migrate(Common),
+    /// The action journal
+    #[command(subcommand)]
+    Journal(JournalCommand),
+}
+
+#[derive(Subcommand)]
+enum JournalCommand {
+    /// Check the hash chain; names the first broken entry (exit code 1)
+    Verify(Common),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +56,7 @@ fn main() -> ExitCode {
         None => ("serve", Common::default()),
         Some(Command::Serve(c)) => ("serve", c),
         Some(Command::Migrate(c)) => ("migrate", c),
+        Some(Command::Journal(JournalCommand::Verify(c))) => ("journal-verify", c),
     };
     let flags = [
         ("listen", common.listen),
@@ -72,6 +82,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match command {
             "migrate" => migrate(&settings).await,
+            "journal-verify" => verify_journal(&settings).await,
             _ => serve(&settings).await,
         }
     });
@@ -120,6 +131,28 @@ async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     );
     db.close().await;
     Ok(())
+}
+
+/// Signals a broken journal chain: exit code 1, after the message is printed.
+#[derive(Debug, thiserror::Error)]
+#[error("the action journal is broken")]
+struct JournalBroken;
+
+async fn verify_journal(settings: &Settings) -> anyhow::Result<()> {
+    let db = server::open_database(settings).await?;
+    journal::Journal::new(db.clone()).seal().await?;
+    let verdict = journal::Journal::new(db.clone()).verify().await?;
+    db.close().await;
+    match verdict {
+        journal::Verdict::Intact { entries } => {
+            println!("Журнал действий цел: {entries} записей проверено");
+            Ok(())
+        }
+        journal::Verdict::Broken { seq, id, reason } => {
+            println!("Журнал действий повреждён: запись № {seq} {id}: {reason}");
+            Err(JournalBroken.into())
+        }
+    }
 }
 
 /// Completes on SIGTERM or Ctrl+C.

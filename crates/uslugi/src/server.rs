@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use domain::{Clock, WorkingCalendar};
+use journal::Journal;
 use store::{Db, DbOptions};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::settings::{Settings, SettingsError};
 
@@ -59,24 +60,32 @@ pub struct Running {
     pub db: Db,
     stop: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
+    /// Background workers; none of them ends on its own while the server runs.
+    workers: JoinSet<anyhow::Result<()>>,
 }
 
 impl Running {
     /// Stops accepting connections, lets in-flight requests finish, and waits.
-    pub async fn shutdown(self) -> anyhow::Result<()> {
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
         let _ = self.stop.send(true);
         self.task.await.context("server task")?.context("server")?;
+        self.workers.shutdown().await;
         self.db.close().await;
         Ok(())
     }
 
-    /// Waits until the server stops by itself (it does not, unless it fails) or until
-    /// `signal` completes, then shuts down gracefully.
+    /// Supervises the server and its workers until `signal` completes, then shuts down
+    /// gracefully. If the server or a worker stops by itself, that is an error: the
+    /// process exits and its supervisor (systemd, Kubernetes) restarts it.
     pub async fn run_until(mut self, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
         tokio::select! {
             result = &mut self.task => {
                 result.context("server task")?.context("server")?;
                 anyhow::bail!("the HTTP server stopped unexpectedly")
+            }
+            Some(result) = self.workers.join_next() => {
+                result.context("worker task")?.context("worker")?;
+                anyhow::bail!("a background worker stopped unexpectedly")
             }
             () = signal => {
                 tracing::info!("shutting down");
@@ -111,6 +120,26 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
             })
             .await
     });
+    let mut workers = JoinSet::new();
+    workers.spawn(seal_journal(Journal::new(db.clone())));
     tracing::info!(%addr, backend = db.backend().name(), "listening");
-    Ok(Running { addr, db, stop, task })
+    Ok(Running { addr, db, stop, task, workers })
+}
+
+/// How often pending journal entries are linked into the chain.
+const SEAL_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Worker: seals journal entries. A failed pass is logged and retried on the next tick;
+/// entries stay safely unsealed meanwhile.
+async fn seal_journal(journal: Journal) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(SEAL_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match journal.seal().await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(sealed = n, "journal sealed"),
+            Err(e) => tracing::warn!(error = %e, "journal sealing failed; will retry"),
+        }
+    }
 }

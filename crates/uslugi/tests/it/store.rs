@@ -114,3 +114,104 @@ on_both_backends! {
         assert_eq!((total, all.len()), (20, 20), "each job claimed exactly once");
     }
 }
+
+mod journal_chain {
+    use journal::{ActorKind, Event, Journal, Origin, Outcome, Verdict};
+
+    use super::*;
+
+    fn event<'a>(origin: &'a Origin, action: &'a str, subject: &'a str) -> Event<'a> {
+        Event {
+            at: test_now(),
+            actor: ActorKind::Citizen,
+            actor_id: Some(subject),
+            subject_id: Some(subject),
+            action,
+            outcome: Outcome::Ok,
+            origin,
+            details: serde_json::json!({"n": action}),
+        }
+    }
+
+    async fn record_many(db: &store::Db, n: usize) {
+        let origin = Origin { ip: Some("192.0.2.1".into()), user_agent: Some("test".into()) };
+        for i in 0..n {
+            let mut tx = db.begin().await.unwrap();
+            let action = format!("test.event{i}");
+            journal::record(&mut tx, &event(&origin, &action, "acc-1")).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+    }
+
+    on_both_backends! {
+        async fn entries_commit_with_their_event_and_chain_up(app) {
+            let db = app.db().clone();
+            let j = Journal::new(db.clone());
+            // A rolled-back event leaves no entry.
+            let origin = Origin::default();
+            let mut tx = db.begin().await.unwrap();
+            journal::record(&mut tx, &event(&origin, "test.rolled_back", "acc-1")).await.unwrap();
+            tx.rollback().await.unwrap();
+            assert_eq!(j.seal().await.unwrap(), 0);
+
+            record_many(&db, 3).await;
+            assert_eq!(j.seal().await.unwrap(), 3);
+            assert_eq!(j.seal().await.unwrap(), 0, "sealing is idempotent");
+            assert_eq!(j.verify().await.unwrap(), Verdict::Intact { entries: 3 });
+            let mine = j.for_subject("acc-1", 10).await.unwrap();
+            assert_eq!(mine.len(), 3);
+            assert!(mine.iter().all(|r| r.hash.is_some() && r.ip.as_deref() == Some("192.0.2.1")));
+            assert!(j.for_subject("someone-else", 10).await.unwrap().is_empty());
+        }
+    }
+
+    on_both_backends! {
+        async fn a_changed_entry_is_named(app) {
+            let db = app.db().clone();
+            let j = Journal::new(db.clone());
+            record_many(&db, 4).await;
+            j.seal().await.unwrap();
+            sqlx::query("UPDATE journal SET outcome = 'denied' WHERE seq = 2")
+                .execute(db.pool())
+                .await
+                .unwrap();
+            let Verdict::Broken { seq, .. } = j.verify().await.unwrap() else { panic!("not detected") };
+            assert_eq!(seq, 2);
+        }
+    }
+
+    on_both_backends! {
+        async fn deleted_entries_are_detected(app) {
+            let db = app.db().clone();
+            let j = Journal::new(db.clone());
+            record_many(&db, 4).await;
+            j.seal().await.unwrap();
+            sqlx::query("DELETE FROM journal WHERE seq = 3").execute(db.pool()).await.unwrap();
+            let Verdict::Broken { seq, .. } = j.verify().await.unwrap() else { panic!("gap not detected") };
+            assert_eq!(seq, 4, "the entry after the gap is the first broken one");
+            sqlx::query("DELETE FROM journal WHERE seq = 4").execute(db.pool()).await.unwrap();
+            assert!(matches!(j.verify().await.unwrap(), Verdict::Broken { .. }), "a cut tail is detected");
+        }
+    }
+
+    on_both_backends! {
+        async fn concurrent_sealers_build_one_chain(app) {
+            let db = app.db().clone();
+            record_many(&db, 30).await;
+            let mut sealers = Vec::new();
+            for _ in 0..4 {
+                let j = Journal::new(db.clone());
+                sealers.push(tokio::spawn(async move { j.seal().await.unwrap() }));
+            }
+            let mut sealed = 0;
+            for s in sealers {
+                sealed += s.await.unwrap();
+            }
+            // The server's own sealer may have taken some; none is sealed twice.
+            assert!(sealed <= 30);
+            let j = Journal::new(db);
+            assert_eq!(j.seal().await.unwrap(), 0);
+            assert_eq!(j.verify().await.unwrap(), Verdict::Intact { entries: 30 });
+        }
+    }
+}
