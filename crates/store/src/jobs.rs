@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::Row;
 use uuid::Uuid;
 
-use crate::{Db, StoreError, from_micros, to_micros};
+use crate::{Conn, Db, StoreError, from_micros, to_micros};
 
 /// A job as a worker sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +44,32 @@ impl JobState {
     }
 }
 
+/// Adds a job on `conn` — inside the transaction of the event that needs the work, so
+/// the work is scheduled exactly when the event commits.
+pub async fn enqueue_on(
+    conn: &mut Conn,
+    queue: &str,
+    payload: &str,
+    run_at: DateTime<Utc>,
+    max_attempts: i64,
+    now: DateTime<Utc>,
+) -> Result<String, StoreError> {
+    let id = Uuid::now_v7().to_string();
+    sqlx::query(
+        "INSERT INTO jobs (id, queue, payload, state, attempts, max_attempts, run_at, \
+         created_at, updated_at) VALUES ($1, $2, $3, 'queued', 0, $4, $5, $6, $6)",
+    )
+    .bind(&id)
+    .bind(queue)
+    .bind(payload)
+    .bind(max_attempts)
+    .bind(to_micros(run_at))
+    .bind(to_micros(now))
+    .execute(conn)
+    .await?;
+    Ok(id)
+}
+
 /// The repository of jobs.
 #[derive(Debug, Clone)]
 pub struct JobQueue {
@@ -65,20 +91,8 @@ impl JobQueue {
         max_attempts: i64,
         now: DateTime<Utc>,
     ) -> Result<String, StoreError> {
-        let id = Uuid::now_v7().to_string();
-        sqlx::query(
-            "INSERT INTO jobs (id, queue, payload, state, attempts, max_attempts, run_at, \
-             created_at, updated_at) VALUES ($1, $2, $3, 'queued', 0, $4, $5, $6, $6)",
-        )
-        .bind(&id)
-        .bind(queue)
-        .bind(payload)
-        .bind(max_attempts)
-        .bind(to_micros(run_at))
-        .bind(to_micros(now))
-        .execute(self.db.pool())
-        .await?;
-        Ok(id)
+        let mut conn = self.db.pool().acquire().await?;
+        enqueue_on(&mut conn, queue, payload, run_at, max_attempts, now).await
     }
 
     /// Takes the oldest ready job of `queue` for `lease`, or `None` when nothing is due.

@@ -11,6 +11,7 @@ mod db;
 mod error;
 pub mod jobs;
 pub mod journal;
+pub mod outbox;
 pub mod vault;
 
 pub use db::{Backend, Db, DbOptions, redact};

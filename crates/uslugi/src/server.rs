@@ -12,7 +12,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::settings::{Settings, SettingsError};
+use secrecy::ExposeSecret;
+
+use crate::settings::{MasterKey, Settings, SettingsError};
 
 /// The built-in calendar plus every `*.toml` in `dir` (if the directory exists). A bad
 /// file is a configuration error naming the file.
@@ -58,6 +60,7 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
 pub struct Running {
     pub addr: SocketAddr,
     pub db: Db,
+    pub outbox: notify::Outbox,
     stop: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
     /// Background workers; none of them ends on its own while the server runs.
@@ -104,13 +107,24 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
             "production calendar year is provisional: add the decree's file"
         );
     }
+    // One process-wide TLS provider (ring) for the HTTP clients; a second call is a no-op.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let vault = Arc::new(open_vault(settings)?);
     let db = open_database(settings).await?;
+    let outbox = notify::Outbox::new(db.clone(), vault.clone(), delivery(settings)?);
     let listener = TcpListener::bind(settings.listen).await.map_err(|e| SettingsError {
         key: "listen".into(),
         message: format!("не удалось занять {} / cannot listen: {e}", settings.listen),
     })?;
     let addr = listener.local_addr()?;
-    let state = web::AppState { db: db.clone(), clock, calendar: Arc::new(calendar) };
+    let state = web::AppState {
+        db: db.clone(),
+        clock: clock.clone(),
+        calendar: Arc::new(calendar),
+        vault,
+        outbox: outbox.clone(),
+        dev_outbox: settings.dev_outbox(),
+    };
     let app = web::router(state);
     let (stop, mut stopped) = watch::channel(false);
     let task = tokio::spawn(async move {
@@ -122,8 +136,70 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
     });
     let mut workers = JoinSet::new();
     workers.spawn(seal_journal(Journal::new(db.clone())));
+    workers.spawn(deliver_notifications(outbox.clone(), clock));
     tracing::info!(%addr, backend = db.backend().name(), "listening");
-    Ok(Running { addr, db, stop, task, workers })
+    Ok(Running { addr, db, outbox, stop, task, workers })
+}
+
+/// The personal-data vault: the configured master key, or the dev key file.
+fn open_vault(settings: &Settings) -> Result<store::vault::Vault, SettingsError> {
+    let key = match &settings.master_key {
+        MasterKey::Configured(text) => store::vault::parse_key(text.expose_secret())
+            .map_err(|e| SettingsError { key: "master_key".into(), message: e.to_string() })?,
+        MasterKey::DevFile(path) => {
+            std::fs::create_dir_all(&settings.data_dir).map_err(|e| SettingsError {
+                key: "data_dir".into(),
+                message: format!("{}: {e}", settings.data_dir.display()),
+            })?;
+            store::vault::load_or_create_dev_key(path).map_err(|e| SettingsError {
+                key: "master_key_file".into(),
+                message: format!("{}: {e}", path.display()),
+            })?
+        }
+    };
+    Ok(store::vault::Vault::new(&key, &[]))
+}
+
+/// The transports from the settings; the dev sink where none is configured.
+fn delivery(settings: &Settings) -> Result<notify::Delivery, SettingsError> {
+    let mut delivery = notify::Delivery::dev_sink();
+    if let Some(smtp) = &settings.smtp {
+        delivery.email = notify::Delivery::smtp(smtp.url.expose_secret(), &smtp.from)
+            .map_err(|message| SettingsError { key: "smtp_url".into(), message })?;
+    }
+    if let Some(sms) = &settings.sms {
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .map_err(|e| SettingsError { key: "sms_url".into(), message: e.to_string() })?;
+        delivery.sms = notify::SmsTransport::Http {
+            client,
+            url: sms.url.clone(),
+            token: sms.token.expose_secret().to_owned(),
+        };
+    }
+    Ok(delivery)
+}
+
+/// How often the notification worker looks for due messages without being woken.
+const DELIVER_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Worker: delivers queued notifications, at once when woken and on every tick.
+async fn deliver_notifications(
+    outbox: notify::Outbox,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(DELIVER_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = outbox.woken() => {}
+        }
+        if let Err(e) = outbox.deliver_due(clock.now()).await {
+            tracing::warn!(error = %e, "notification delivery pass failed; will retry");
+        }
+    }
 }
 
 /// How often pending journal entries are linked into the chain.

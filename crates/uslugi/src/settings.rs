@@ -5,12 +5,27 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 /// Every key, as written in `uslugi.toml`; the environment variable is `USLUGI_` + the key
 /// in upper case, the flag `--` + the key with dashes.
-pub const KEYS: [&str; 6] =
-    ["listen", "data_dir", "database_url", "calendar_dir", "log", "log_format"];
+pub const KEYS: [&str; 14] = [
+    "listen",
+    "data_dir",
+    "database_url",
+    "calendar_dir",
+    "log",
+    "log_format",
+    "mode",
+    "public_url",
+    "master_key",
+    "master_key_file",
+    "smtp_url",
+    "smtp_from",
+    "sms_url",
+    "sms_token",
+];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,6 +36,48 @@ struct Raw {
     calendar_dir: Option<PathBuf>,
     log: String,
     log_format: String,
+    mode: String,
+    public_url: Option<String>,
+    master_key: Option<SecretString>,
+    master_key_file: Option<PathBuf>,
+    smtp_url: Option<SecretString>,
+    smtp_from: String,
+    sms_url: Option<String>,
+    sms_token: Option<SecretString>,
+}
+
+/// Development (the default for a local `serve`) or production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A dev key is generated into the data directory; with no transports configured,
+    /// messages go to the dev sink, readable at `/dev/outbox`.
+    Dev,
+    /// A master key and `public_url` are required; `/dev/outbox` does not exist.
+    Production,
+}
+
+/// Where the personal-data master key comes from.
+#[derive(Debug, Clone)]
+pub enum MasterKey {
+    /// Configured (`master_key` or the contents of `master_key_file`).
+    Configured(SecretString),
+    /// Development: read from, or created in, this file.
+    DevFile(PathBuf),
+}
+
+/// SMTP delivery of e-mail.
+#[derive(Debug, Clone)]
+pub struct Smtp {
+    /// `smtp://user:pass@host:587?tls=required`, `smtps://…:465` (lettre's URL form).
+    pub url: SecretString,
+    pub from: String,
+}
+
+/// An HTTP SMS gateway.
+#[derive(Debug, Clone)]
+pub struct SmsGateway {
+    pub url: String,
+    pub token: SecretString,
 }
 
 /// How logs are written.
@@ -45,6 +102,44 @@ pub struct Settings {
     /// A tracing filter such as `info` or `uslugi=debug,tower_http=debug`.
     pub log: String,
     pub log_format: LogFormat,
+    pub mode: Mode,
+    /// The address people reach the portal at (for links in e-mail); by default
+    /// `http://` + `listen`.
+    pub public_url: Option<String>,
+    pub master_key: MasterKey,
+    /// E-mail transport; without it e-mail goes to the dev sink (dev mode only).
+    pub smtp: Option<Smtp>,
+    /// SMS transport; without it SMS go to the dev sink (dev mode only).
+    pub sms: Option<SmsGateway>,
+}
+
+impl Settings {
+    /// Defaults for a data directory and a database: what a local `serve` gets.
+    pub fn for_data_dir(data_dir: &Path, database_url: String) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: data_dir.to_path_buf(),
+            database_url,
+            calendar_dir: data_dir.join("calendar"),
+            log: "warn".into(),
+            log_format: LogFormat::Json,
+            mode: Mode::Dev,
+            public_url: None,
+            master_key: MasterKey::DevFile(data_dir.join("master.key")),
+            smtp: None,
+            sms: None,
+        }
+    }
+
+    /// `/dev/outbox` is served only in development without a public URL.
+    pub fn dev_outbox(&self) -> bool {
+        self.mode == Mode::Dev && self.public_url.is_none()
+    }
+
+    /// The base URL for links in messages.
+    pub fn base_url(&self, bound: SocketAddr) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{bound}"))
+    }
 }
 
 /// A setting that cannot be used, with the key it belongs to.
@@ -87,6 +182,8 @@ impl Settings {
             .and_then(|b| b.set_default("data_dir", "data"))
             .and_then(|b| b.set_default("log", "info"))
             .and_then(|b| b.set_default("log_format", "json"))
+            .and_then(|b| b.set_default("mode", "dev"))
+            .and_then(|b| b.set_default("smtp_from", "Услуги <noreply@uslugi.localhost>"))
             .map_err(|e| err("defaults", e.to_string()))?;
         match &sources.file {
             Some(path) => {
@@ -157,6 +254,75 @@ impl Settings {
             ));
         }
         let calendar_dir = raw.calendar_dir.unwrap_or_else(|| raw.data_dir.join("calendar"));
+        let mode = match raw.mode.as_str() {
+            "dev" => Mode::Dev,
+            "production" => Mode::Production,
+            other => {
+                return Err(err(
+                    "mode",
+                    format!(
+                        "«{other}» — ожидается dev или production / expected dev or production"
+                    ),
+                ));
+            }
+        };
+        let public_url = raw.public_url.filter(|u| !u.trim().is_empty());
+        if let Some(url) = &public_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(err("public_url", "ожидается адрес http(s)://… / expected an http(s) URL"));
+        }
+        let master_key = match (raw.master_key, raw.master_key_file) {
+            (Some(key), _) => MasterKey::Configured(key),
+            (None, Some(file)) => {
+                let text = std::fs::read_to_string(&file)
+                    .map_err(|e| err("master_key_file", format!("{}: {e}", file.display())))?;
+                MasterKey::Configured(SecretString::from(text.trim().to_owned()))
+            }
+            (None, None) if mode == Mode::Production => {
+                return Err(err(
+                    "master_key",
+                    "в режиме production ключ обязателен / required in production mode",
+                ));
+            }
+            (None, None) => MasterKey::DevFile(raw.data_dir.join("master.key")),
+        };
+        if let MasterKey::Configured(key) = &master_key
+            && store::vault::parse_key(key.expose_secret()).is_err()
+        {
+            return Err(err(
+                "master_key",
+                "ожидается 32 байта: 64 шестнадцатеричные цифры или base64 / expected 32 bytes",
+            ));
+        }
+        if mode == Mode::Production && public_url.is_none() {
+            return Err(err(
+                "public_url",
+                "в режиме production обязателен / required in production mode",
+            ));
+        }
+        let smtp = raw.smtp_url.map(|url| Smtp { url, from: raw.smtp_from.clone() });
+        if let Some(smtp) = &smtp {
+            notify::Delivery::check_smtp(smtp.url.expose_secret(), &smtp.from)
+                .map_err(|e| err("smtp_url", e))?;
+        }
+        let sms = match (raw.sms_url, raw.sms_token) {
+            (Some(url), Some(token)) => Some(SmsGateway { url, token }),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(err("sms_token", "нужен вместе с sms_url / needed with sms_url"));
+            }
+            (None, Some(_)) => {
+                return Err(err("sms_url", "нужен вместе с sms_token / needed with sms_token"));
+            }
+        };
+        if mode == Mode::Production && (smtp.is_none() || sms.is_none()) {
+            let key = if smtp.is_none() { "smtp_url" } else { "sms_url" };
+            return Err(err(
+                key,
+                "в режиме production нужен транспорт сообщений / a transport is required in production mode",
+            ));
+        }
         Ok(Self {
             listen,
             data_dir: raw.data_dir,
@@ -164,6 +330,11 @@ impl Settings {
             calendar_dir,
             log: raw.log,
             log_format,
+            mode,
+            public_url,
+            master_key,
+            smtp,
+            sms,
         })
     }
 }
@@ -205,6 +376,41 @@ mod tests {
         assert_eq!(load(&[("log_format", "xml")]).unwrap_err().key, "log_format");
         let e = load(&[("listen", "nowhere")]).unwrap_err().to_string();
         assert!(e.starts_with("ошибка конфигурации / configuration error: listen:"), "{e}");
+    }
+
+    #[test]
+    fn production_needs_a_key_a_public_url_and_transports() {
+        assert_eq!(load(&[("mode", "production")]).unwrap_err().key, "master_key");
+        let key = "ab".repeat(32);
+        let with_key = [("mode", "production"), ("master_key", key.as_str())];
+        assert_eq!(load(&with_key).unwrap_err().key, "public_url");
+        let mut more = with_key.to_vec();
+        more.push(("public_url", "https://uslugi.example"));
+        assert_eq!(load(&more).unwrap_err().key, "smtp_url");
+        more.push(("smtp_url", "smtps://u:p@smtp.example:465"));
+        assert_eq!(load(&more).unwrap_err().key, "sms_url");
+        more.push(("sms_url", "https://sms.example/send"));
+        assert_eq!(load(&more).unwrap_err().key, "sms_token");
+        more.push(("sms_token", "t"));
+        let s = load(&more).unwrap();
+        assert!(!s.dev_outbox());
+        assert_eq!(load(&[("master_key", "short")]).unwrap_err().key, "master_key");
+        assert_eq!(load(&[("mode", "staging")]).unwrap_err().key, "mode");
+        assert!(load(&[]).unwrap().dev_outbox(), "dev by default");
+        assert!(!load(&[("public_url", "https://x.example")]).unwrap().dev_outbox());
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let key = "ab".repeat(32);
+        let s = load(&[
+            ("master_key", key.as_str()),
+            ("sms_url", "https://g"),
+            ("sms_token", "tok-123"),
+        ])
+        .unwrap();
+        let debug = format!("{s:?}");
+        assert!(!debug.contains(&key) && !debug.contains("tok-123"), "{debug}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 mod api;
 mod assets;
+mod dev;
 mod error;
 mod layers;
 mod ops;
@@ -25,6 +26,10 @@ pub struct AppState {
     pub db: Db,
     pub clock: Arc<dyn Clock>,
     pub calendar: Arc<WorkingCalendar>,
+    pub vault: Arc<store::vault::Vault>,
+    pub outbox: notify::Outbox,
+    /// Serve `/dev/outbox` (development only).
+    pub dev_outbox: bool,
 }
 
 /// The whole HTTP application: routes and the layers around them.
@@ -36,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api::routes())
         .merge(ops::routes())
         .merge(assets::routes())
+        .merge(dev::routes())
         .fallback(error::not_found)
         .with_state(state);
     layers::wrap(routes)

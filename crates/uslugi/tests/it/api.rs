@@ -252,7 +252,7 @@ mod operators_add_calendar_years {
 
     #[tokio::test]
     async fn from_the_calendar_directory() {
-        let app = crate::support::TestApp::spawn_prepared(store::Backend::Sqlite, |dir| {
+        let app = crate::support::TestApp::spawn_with(store::Backend::Sqlite, |dir, _| {
             std::fs::create_dir_all(dir.join("calendar")).unwrap();
             std::fs::write(
                 dir.join("calendar/2028.toml"),

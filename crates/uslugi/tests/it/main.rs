@@ -11,5 +11,6 @@ mod support;
 mod api;
 mod browser;
 mod cli;
+mod notify;
 mod pages;
 mod store;

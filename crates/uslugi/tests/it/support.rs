@@ -8,7 +8,7 @@ use domain::ManualClock;
 use sqlx::Connection;
 use store::Backend;
 use uslugi::server::{self, Running};
-use uslugi::settings::{LogFormat, Settings, sqlite_url};
+use uslugi::settings::{Settings, sqlite_url};
 
 /// Runs the body once per backend, as two tests: `name::sqlite` and `name::postgres`.
 macro_rules! on_both_backends {
@@ -74,14 +74,7 @@ pub async fn fresh_database_url(backend: Backend, dir: &std::path::Path) -> Stri
 }
 
 pub fn settings_for(dir: &std::path::Path, database_url: String) -> Settings {
-    Settings {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.to_path_buf(),
-        database_url,
-        calendar_dir: dir.join("calendar"),
-        log: "warn".into(),
-        log_format: LogFormat::Json,
-    }
+    Settings::for_data_dir(dir, database_url)
 }
 
 pub struct TestApp {
@@ -94,16 +87,21 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
-        Self::spawn_prepared(backend, |_| {}).await
+        Self::spawn_with(backend, |_, _| {}).await
     }
 
-    /// Like [`TestApp::spawn`], letting `prepare` put files into the data directory first.
-    pub async fn spawn_prepared(backend: Backend, prepare: impl FnOnce(&std::path::Path)) -> Self {
+    /// Like [`TestApp::spawn`], letting `prepare` put files into the data directory and
+    /// change the settings first.
+    pub async fn spawn_with(
+        backend: Backend,
+        prepare: impl FnOnce(&std::path::Path, &mut Settings),
+    ) -> Self {
         let dir = scratch_dir();
-        prepare(&dir);
         let url = fresh_database_url(backend, &dir).await;
+        let mut settings = settings_for(&dir, url);
+        prepare(&dir, &mut settings);
         let clock = Arc::new(ManualClock::new(test_now()));
-        let running = server::start(&settings_for(&dir, url), clock.clone()).await.unwrap();
+        let running = server::start(&settings, clock.clone()).await.unwrap();
         let http =
             reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         Self { base: format!("http://{}", running.addr), clock, http, dir, running }
@@ -136,6 +134,37 @@ impl TestApp {
         (r.status().as_u16(), r.text().await.unwrap())
     }
 
+    /// Messages in the dev outbox (newest first), optionally only to `to`.
+    pub async fn outbox(&self, to: Option<&str>) -> Vec<serde_json::Value> {
+        let mut request = self.http.get(self.url("/api/v1/dev/outbox"));
+        if let Some(to) = to {
+            request = request.query(&[("to", to)]);
+        }
+        let r = request.send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        r.json().await.unwrap()
+    }
+
+    /// The dev outbox once `ready` holds for it: waits for the delivery worker (an event,
+    /// not a duration), giving up after a bounded number of looks.
+    pub async fn outbox_when(
+        &self,
+        ready: impl Fn(&[serde_json::Value]) -> bool,
+    ) -> Vec<serde_json::Value> {
+        for _ in 0..2000 {
+            let messages = self.outbox(None).await;
+            if ready(&messages) {
+                return messages;
+            }
+            tokio::task::yield_now().await;
+        }
+        panic!("the outbox never reached the expected state: {:?}", self.outbox(None).await);
+    }
+
+    pub fn outbox_handle(&self) -> &notify::Outbox {
+        &self.running.outbox
+    }
+
     pub fn db(&self) -> &store::Db {
         &self.running.db
     }
@@ -144,4 +173,53 @@ impl TestApp {
         self.running.shutdown().await.unwrap();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A minimal SMTP server on a free loopback port: accepts every message and hands its
+/// raw DATA to the returned channel.
+pub async fn smtp_sink() -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 sink ESMTP\r\n").await.unwrap();
+                let mut data: Option<String> = None;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Some(body) = data.as_mut() {
+                        if line == "." {
+                            let _ = tx.send(data.take().unwrap_or_default());
+                            write.write_all(b"250 queued\r\n").await.unwrap();
+                        } else {
+                            body.push_str(&line);
+                            body.push('\n');
+                        }
+                        continue;
+                    }
+                    let verb =
+                        line.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "EHLO" | "HELO" => b"250 sink\r\n",
+                        "DATA" => {
+                            data = Some(String::new());
+                            b"354 go ahead\r\n"
+                        }
+                        "QUIT" => {
+                            write.write_all(b"221 bye\r\n").await.unwrap();
+                            break;
+                        }
+                        _ => b"250 ok\r\n",
+                    };
+                    write.write_all(reply).await.unwrap();
+                }
+            });
+        }
+    });
+    (port, rx)
 }

@@ -1,0 +1,331 @@
+//! Notifications: the transactional outbox and its delivery.
+//!
+//! [`Outbox::enqueue`] writes a rendered message and a `notify` job on the caller's
+//! connection — the transaction of the event that causes the message — so the message
+//! exists exactly when the event committed. [`Outbox::deliver_due`], run by a worker on
+//! every node, takes due jobs (the job queue keeps two nodes off the same message),
+//! sends each through its channel and records `sent`, or retries with exponential
+//! backoff until the message is `failed`.
+//!
+//! Channels: e-mail over SMTP (lettre), SMS through an HTTP gateway, or — by default, in
+//! development — the **dev sink**, which only marks messages sent so that people (and
+//! tests) read them at `/dev/outbox`. Recipient and text are encrypted at rest: the text
+//! may hold a one-time code.
+
+pub mod templates;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use lettre::message::Mailbox;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use serde::Serialize;
+use store::jobs::{self, JobQueue, JobState};
+use store::outbox::{self, OutboxRow};
+use store::vault::Vault;
+use store::{Conn, Db, StoreError};
+pub use templates::{Rendered, Template};
+
+/// How a message travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Sms,
+    Email,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sms => "sms",
+            Self::Email => "email",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "sms" => Some(Self::Sms),
+            "email" => Some(Self::Email),
+            _ => None,
+        }
+    }
+
+    /// The blind-index kind of the recipient; the same as the identity contacts', so a
+    /// contact's messages can be found by its index.
+    pub fn index_kind(self) -> &'static str {
+        match self {
+            Self::Sms => "phone",
+            Self::Email => "email",
+        }
+    }
+}
+
+/// Where e-mail goes.
+#[derive(Clone)]
+pub enum EmailTransport {
+    /// Kept in the outbox only (development).
+    DevSink,
+    Smtp {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        from: Mailbox,
+    },
+}
+
+/// Where SMS goes.
+#[derive(Clone)]
+pub enum SmsTransport {
+    /// Kept in the outbox only (development).
+    DevSink,
+    /// `POST url` with `{"to": "+7…", "text": "…"}` and a bearer token.
+    Http { client: reqwest::Client, url: String, token: String },
+}
+
+impl std::fmt::Debug for EmailTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::DevSink => "DevSink",
+            Self::Smtp { .. } => "Smtp",
+        })
+    }
+}
+
+impl std::fmt::Debug for SmsTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::DevSink => "DevSink",
+            Self::Http { .. } => "Http",
+        })
+    }
+}
+
+/// The channels' transports.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub email: EmailTransport,
+    pub sms: SmsTransport,
+}
+
+impl Delivery {
+    pub fn dev_sink() -> Self {
+        Self { email: EmailTransport::DevSink, sms: SmsTransport::DevSink }
+    }
+
+    /// Checks an SMTP URL and sender without building a transport (which needs a
+    /// running Tokio runtime), for validating settings at start-up.
+    pub fn check_smtp(url: &str, from: &str) -> Result<(), String> {
+        AsyncSmtpTransport::<Tokio1Executor>::from_url(url).map_err(|e| e.to_string())?;
+        from.parse::<Mailbox>().map(drop).map_err(|e| format!("smtp_from: {e}"))
+    }
+
+    /// An SMTP transport from a URL such as `smtp://user:pass@host:587?tls=required`
+    /// or `smtps://…:465` (see lettre's `from_url`).
+    pub fn smtp(url: &str, from: &str) -> Result<EmailTransport, String> {
+        let transport =
+            AsyncSmtpTransport::<Tokio1Executor>::from_url(url).map_err(|e| e.to_string())?.build();
+        let from = from.parse::<Mailbox>().map_err(|e| e.to_string())?;
+        Ok(EmailTransport::Smtp { transport, from })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("stored message cannot be read: {0}")]
+    Vault(#[from] store::vault::VaultError),
+}
+
+/// A message as the dev outbox shows it (decrypted).
+#[derive(Debug, Clone, Serialize)]
+pub struct Message {
+    pub id: String,
+    pub channel: Channel,
+    pub template: String,
+    pub recipient: String,
+    pub subject: String,
+    pub text: String,
+    pub status: String,
+    pub attempts: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+const QUEUE: &str = "notify";
+const MAX_ATTEMPTS: i64 = 8;
+const LEASE: Duration = Duration::seconds(60);
+const RECIPIENT: &str = "outbox.recipient";
+const BODY: &str = "outbox.body";
+
+#[derive(Serialize, serde::Deserialize)]
+struct JobPayload {
+    outbox_id: String,
+}
+
+/// The outbox over a database, a vault and the transports.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    db: Db,
+    vault: Arc<Vault>,
+    delivery: Delivery,
+    wake: Arc<tokio::sync::Notify>,
+}
+
+impl Outbox {
+    pub fn new(db: Db, vault: Arc<Vault>, delivery: Delivery) -> Self {
+        Self { db, vault, delivery, wake: Arc::new(tokio::sync::Notify::new()) }
+    }
+
+    /// Tells this node's worker that messages were committed, so it delivers now rather
+    /// than at its next tick. Call after the transaction that enqueued them commits.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Completes when [`Outbox::wake`] is called.
+    pub async fn woken(&self) {
+        self.wake.notified().await;
+    }
+
+    /// True when messages only reach the dev sink (no real transport at all).
+    pub fn is_dev_sink(&self) -> bool {
+        matches!(self.delivery.email, EmailTransport::DevSink)
+            && matches!(self.delivery.sms, SmsTransport::DevSink)
+    }
+
+    /// Renders `template` to `recipient` and queues it on `conn` (the event's transaction).
+    pub async fn enqueue(
+        &self,
+        conn: &mut Conn,
+        channel: Channel,
+        recipient: &str,
+        template: &Template,
+        now: DateTime<Utc>,
+    ) -> Result<String, NotifyError> {
+        let Rendered { subject, text } = template.render();
+        let row = OutboxRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            channel: channel.as_str().to_owned(),
+            template: template.name().to_owned(),
+            recipient: self.vault.encrypt(recipient, RECIPIENT),
+            recipient_index: self.vault.blind_index(channel.index_kind(), recipient),
+            subject,
+            body: self.vault.encrypt(&text, BODY),
+            status: "queued".to_owned(),
+            attempts: 0,
+            last_error: None,
+            created_at: store::to_micros(now),
+            sent_at: None,
+        };
+        outbox::insert(conn, &row).await?;
+        let payload =
+            serde_json::to_string(&JobPayload { outbox_id: row.id.clone() }).unwrap_or_default();
+        jobs::enqueue_on(conn, QUEUE, &payload, now, MAX_ATTEMPTS, now).await?;
+        Ok(row.id)
+    }
+
+    /// Delivers every message that is due; returns how many were sent.
+    pub async fn deliver_due(&self, now: DateTime<Utc>) -> Result<usize, NotifyError> {
+        let queue = JobQueue::new(self.db.clone());
+        let mut sent = 0;
+        while let Some(job) = queue.claim(QUEUE, now, LEASE).await? {
+            let Ok(JobPayload { outbox_id }) = serde_json::from_str(&job.payload) else {
+                queue.retry(&job.id, "unreadable payload", now, now).await?;
+                continue;
+            };
+            let Some(row) = outbox::get(&self.db, &outbox_id).await? else {
+                queue.complete(&job.id, now).await?;
+                continue;
+            };
+            match self.send(&row).await {
+                Ok(()) => {
+                    outbox::set_status(&self.db, &row.id, "sent", None, store::to_micros(now))
+                        .await?;
+                    queue.complete(&job.id, now).await?;
+                    sent += 1;
+                }
+                Err(error) => {
+                    // 30 s, 1 min, 2 min, … up to an hour between attempts.
+                    let backoff =
+                        Duration::seconds(30 << job.attempts.clamp(1, 8).saturating_sub(1))
+                            .min(Duration::hours(1));
+                    let state = queue.retry(&job.id, &error, now + backoff, now).await?;
+                    let status = if state == JobState::Failed { "failed" } else { "queued" };
+                    outbox::set_status(
+                        &self.db,
+                        &row.id,
+                        status,
+                        Some(&error),
+                        store::to_micros(now),
+                    )
+                    .await?;
+                    tracing::warn!(
+                        message = %row.id,
+                        channel = %row.channel,
+                        attempt = job.attempts,
+                        %error,
+                        "notification delivery failed"
+                    );
+                }
+            }
+        }
+        Ok(sent)
+    }
+
+    async fn send(&self, row: &OutboxRow) -> Result<(), String> {
+        let to = self.vault.decrypt(&row.recipient, RECIPIENT).map_err(|e| e.to_string())?;
+        let text = self.vault.decrypt(&row.body, BODY).map_err(|e| e.to_string())?;
+        match (Channel::parse(&row.channel), &self.delivery.email, &self.delivery.sms) {
+            (Some(Channel::Email), EmailTransport::Smtp { transport, from }, _) => {
+                let to = to.parse::<Mailbox>().map_err(|e| format!("recipient: {e}"))?;
+                let email = lettre::Message::builder()
+                    .from(from.clone())
+                    .to(to)
+                    .subject(&row.subject)
+                    .header(lettre::message::header::ContentType::TEXT_PLAIN)
+                    .body(text)
+                    .map_err(|e| e.to_string())?;
+                transport.send(email).await.map(drop).map_err(|e| e.to_string())
+            }
+            (Some(Channel::Sms), _, SmsTransport::Http { client, url, token }) => {
+                let response = client
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&serde_json::json!({ "to": to, "text": text }))
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if response.status().is_success() {
+                    Ok(())
+                } else {
+                    Err(format!("SMS gateway answered {}", response.status()))
+                }
+            }
+            (Some(_), _, _) => Ok(()), // the dev sink: the outbox row is the delivery
+            (None, _, _) => Err(format!("unknown channel {:?}", row.channel)),
+        }
+    }
+
+    /// The newest messages, decrypted; only to `recipient` when given.
+    pub async fn latest(
+        &self,
+        recipient: Option<(Channel, &str)>,
+        limit: i64,
+    ) -> Result<Vec<Message>, NotifyError> {
+        let index = recipient.map(|(c, r)| self.vault.blind_index(c.index_kind(), r));
+        let rows = outbox::latest(&self.db, index.as_deref(), limit).await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(Message {
+                    channel: Channel::parse(&row.channel).unwrap_or(Channel::Email),
+                    recipient: self.vault.decrypt(&row.recipient, RECIPIENT)?,
+                    text: self.vault.decrypt(&row.body, BODY)?,
+                    created_at: store::from_micros(row.created_at),
+                    id: row.id,
+                    template: row.template,
+                    subject: row.subject,
+                    status: row.status,
+                    attempts: row.attempts,
+                })
+            })
+            .collect()
+    }
+}

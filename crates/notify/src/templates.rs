@@ -1,0 +1,132 @@
+//! The texts of messages, in Russian. SMS texts stay within one Cyrillic segment where
+//! they can (70 characters); e-mails say the same at more length.
+
+use chrono::{DateTime, Utc};
+
+/// What a message says. Each variant is one template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Template {
+    /// A one-time code confirming a contact at registration.
+    RegistrationCode { code: String, minutes: u32, link: Option<String> },
+    /// A one-time code for password recovery.
+    RecoveryCode { code: String, minutes: u32 },
+    /// A one-time code confirming a new contact in the cabinet.
+    ContactCode { code: String, minutes: u32 },
+    /// Registration finished.
+    Welcome,
+    /// The password was changed (or reset).
+    PasswordChanged { at: DateTime<Utc> },
+    /// Sign-in was locked after wrong passwords.
+    AccountLocked { until: DateTime<Utc> },
+    /// Sign-in from a device not seen before.
+    NewDevice { at: DateTime<Utc>, device: String },
+    /// A contact was replaced; goes to the old contact.
+    ContactReplaced { at: DateTime<Utc> },
+}
+
+/// A rendered message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+}
+
+fn moscow(at: &DateTime<Utc>) -> String {
+    at.with_timezone(&domain::clock::moscow()).format("%d.%m.%Y %H:%M").to_string()
+}
+
+const NEVER_SHARE: &str = "Никому не сообщайте код, даже сотрудникам портала.";
+const NOT_YOU: &str = "Если это были не вы, срочно смените пароль и обратитесь в поддержку.";
+
+impl Template {
+    /// A stable name for logs and the outbox (`registration.code`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::RegistrationCode { .. } => "registration.code",
+            Self::RecoveryCode { .. } => "recovery.code",
+            Self::ContactCode { .. } => "contact.code",
+            Self::Welcome => "registration.done",
+            Self::PasswordChanged { .. } => "password.changed",
+            Self::AccountLocked { .. } => "signin.locked",
+            Self::NewDevice { .. } => "signin.new_device",
+            Self::ContactReplaced { .. } => "contact.replaced",
+        }
+    }
+
+    pub fn render(&self) -> Rendered {
+        let (subject, text) = match self {
+            Self::RegistrationCode { code, minutes, link } => (
+                "Код подтверждения регистрации".to_owned(),
+                match link {
+                    Some(link) => format!(
+                        "Код подтверждения: {code}. Действует {minutes} мин.\n\n\
+                         Или перейдите по ссылке, чтобы подтвердить адрес: {link}\n\n{NEVER_SHARE}"
+                    ),
+                    None => {
+                        format!("Код подтверждения: {code}. Действует {minutes} мин. {NEVER_SHARE}")
+                    }
+                },
+            ),
+            Self::RecoveryCode { code, minutes } => (
+                "Код для восстановления доступа".to_owned(),
+                format!(
+                    "Код восстановления доступа: {code}. Действует {minutes} мин. {NEVER_SHARE}"
+                ),
+            ),
+            Self::ContactCode { code, minutes } => (
+                "Код подтверждения контакта".to_owned(),
+                format!(
+                    "Код подтверждения контакта: {code}. Действует {minutes} мин. {NEVER_SHARE}"
+                ),
+            ),
+            Self::Welcome => (
+                "Регистрация завершена".to_owned(),
+                "Учётная запись на портале «Услуги» создана. Уровень: упрощённая.".to_owned(),
+            ),
+            Self::PasswordChanged { at } => (
+                "Пароль изменён".to_owned(),
+                format!("Пароль от портала «Услуги» изменён {} (МСК). {NOT_YOU}", moscow(at)),
+            ),
+            Self::AccountLocked { until } => (
+                "Вход временно заблокирован".to_owned(),
+                format!(
+                    "Вход в учётную запись заблокирован до {} (МСК) после нескольких неверных \
+                     паролей. {NOT_YOU}",
+                    moscow(until)
+                ),
+            ),
+            Self::NewDevice { at, device } => (
+                "Вход с нового устройства".to_owned(),
+                format!(
+                    "Вход в учётную запись {} (МСК) с устройства: {device}. {NOT_YOU}",
+                    moscow(at)
+                ),
+            ),
+            Self::ContactReplaced { at } => (
+                "Контакт изменён".to_owned(),
+                format!(
+                    "К учётной записи {} (МСК) привязан новый контакт вместо этого. {NOT_YOU}",
+                    moscow(at)
+                ),
+            ),
+        };
+        Rendered { subject, text }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn codes_and_times_appear_in_moscow_time() {
+        let r =
+            Template::RegistrationCode { code: "123456".into(), minutes: 5, link: None }.render();
+        assert!(r.text.starts_with("Код подтверждения: 123456. Действует 5 мин."));
+        let at = Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap();
+        let r = Template::AccountLocked { until: at }.render();
+        assert!(r.text.contains("до 22.11.2026 12:00 (МСК)"), "{}", r.text);
+    }
+}

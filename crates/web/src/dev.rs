@@ -1,0 +1,98 @@
+//! Development tools: the dev outbox, where messages of the dev sink can be read.
+//! Served only in dev mode without a public URL; otherwise these paths do not exist.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Json;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::routing::get;
+use domain::ident::{Email, Phone};
+use notify::{Channel, Message};
+use serde::Deserialize;
+
+use crate::{AppError, AppState};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/dev/outbox", get(outbox_page))
+        .route("/api/v1/dev/outbox", get(outbox_json))
+}
+
+#[derive(Debug, Deserialize)]
+struct Filter {
+    /// A phone number or an e-mail address, in any form the parsers accept.
+    to: Option<String>,
+}
+
+/// How many messages the dev outbox shows.
+const LIMIT: i64 = 100;
+
+async fn messages(state: &AppState, filter: &Filter) -> Result<Vec<Message>, AppError> {
+    if !state.dev_outbox {
+        return Err(AppError::NotFound);
+    }
+    let to = filter.to.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let recipient = match to {
+        None => None,
+        Some(to) => Some(match (Phone::parse(to), Email::parse(to)) {
+            (Ok(phone), _) => (Channel::Sms, phone.to_string()),
+            (_, Ok(email)) => (Channel::Email, email.to_string()),
+            _ => {
+                return Err(AppError::BadRequest {
+                    code: "to",
+                    message: "to: ожидается номер телефона или адрес электронной почты".into(),
+                });
+            }
+        }),
+    };
+    let recipient = recipient.as_ref().map(|(c, r)| (*c, r.as_str()));
+    state.outbox.latest(recipient, LIMIT).await.map_err(|e| AppError::Internal(e.to_string()))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "dev_outbox.html")]
+struct OutboxPage {
+    nav: &'static str,
+    to: String,
+    messages: Vec<MessageView>,
+}
+
+struct MessageView {
+    at: String,
+    channel: &'static str,
+    m: Message,
+}
+
+async fn outbox_page(
+    State(state): State<AppState>,
+    Query(filter): Query<Filter>,
+) -> Result<OutboxPage, AppError> {
+    let messages = messages(&state, &filter).await?;
+    Ok(OutboxPage {
+        nav: "",
+        to: filter.to.unwrap_or_default(),
+        messages: messages
+            .into_iter()
+            .map(|m| MessageView {
+                at: m
+                    .created_at
+                    .with_timezone(&domain::clock::moscow())
+                    .format("%d.%m.%Y %H:%M:%S")
+                    .to_string(),
+                channel: match m.channel {
+                    Channel::Sms => "СМС",
+                    Channel::Email => "Эл. почта",
+                },
+                m,
+            })
+            .collect(),
+    })
+}
+
+async fn outbox_json(
+    State(state): State<AppState>,
+    Query(filter): Query<Filter>,
+) -> Result<Json<Vec<Message>>, AppError> {
+    Ok(Json(messages(&state, &filter).await?))
+}
