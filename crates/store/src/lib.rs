@@ -9,6 +9,7 @@
 
 mod db;
 mod error;
+pub mod identity;
 pub mod jobs;
 pub mod journal;
 pub mod outbox;

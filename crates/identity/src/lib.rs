@@ -1,0 +1,1055 @@
+//! Citizen accounts — the ЕСИА core: registration of a simplified account with a
+//! confirmed phone or e-mail, one-time codes, passwords, sign-in with lockout, sessions.
+//!
+//! Every flow writes its state change, its journal entry and its notification in one
+//! transaction. Personal data goes through the vault (encrypted, found by blind index);
+//! codes, link tokens and session ids are stored only as keyed hashes. Counters that
+//! guard against guessing (wrong codes per contact, wrong passwords per account, attempts
+//! per IP) are updated atomically in the database before a check is made, so parallel
+//! requests on any number of nodes cannot get more checks than allowed.
+
+mod error;
+pub mod password;
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use chrono::{DateTime, Duration, Utc};
+use domain::FieldError;
+use domain::ident::{Email, NamePart, Phone};
+pub use error::IdentityError;
+use journal::{ActorKind, Event, Origin, Outcome};
+use notify::{Channel, Outbox, Template};
+use password::{Hasher, PasswordPolicy};
+use store::identity::{self as rows, AccountRow, CodeRow, ContactRow, RegistrationRow, SessionRow};
+use store::vault::Vault;
+use store::{Db, from_micros, to_micros};
+
+/// The numbers of the flows; defaults from the seeds and the issue.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub code_ttl: Duration,
+    pub code_attempts: i64,
+    pub resend_after: Duration,
+    /// Wrong codes for one contact within `contact_window` that block it…
+    pub contact_failures: i64,
+    pub contact_window: Duration,
+    /// …for this long.
+    pub contact_block: Duration,
+    /// How long a started registration may wait for its code and password.
+    pub registration_ttl: Duration,
+    pub login_attempts: i64,
+    pub login_lock: Duration,
+    /// Failed sign-ins from one IP within `ip_window` that block the IP…
+    pub ip_failures: i64,
+    pub ip_window: Duration,
+    /// …for this long.
+    pub ip_block: Duration,
+    pub session_idle: Duration,
+    pub session_lifetime: Duration,
+    pub password: PasswordPolicy,
+    /// Versions of the texts a person consents to.
+    pub terms_version: String,
+    pub pd_version: String,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            code_ttl: Duration::minutes(5),
+            code_attempts: 3,
+            resend_after: Duration::seconds(60),
+            contact_failures: 5,
+            contact_window: Duration::hours(1),
+            contact_block: Duration::minutes(30),
+            registration_ttl: Duration::hours(1),
+            login_attempts: 5,
+            login_lock: Duration::minutes(15),
+            ip_failures: 50,
+            ip_window: Duration::minutes(15),
+            ip_block: Duration::minutes(15),
+            session_idle: Duration::minutes(30),
+            session_lifetime: Duration::hours(12),
+            password: PasswordPolicy::default(),
+            terms_version: "2026-11-01".into(),
+            pd_version: "2026-11-01".into(),
+        }
+    }
+}
+
+/// A contact: a normalized phone or e-mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Contact {
+    Phone(Phone),
+    Email(Email),
+}
+
+impl Contact {
+    /// Reads what a person typed: a phone in any common form, or an e-mail.
+    pub fn parse(input: &str) -> Result<Self, FieldError> {
+        if input.contains('@') {
+            Email::parse(input).map(Self::Email)
+        } else {
+            Phone::parse(input).map(Self::Phone)
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Phone(_) => "phone",
+            Self::Email(_) => "email",
+        }
+    }
+
+    pub fn channel(&self) -> Channel {
+        match self {
+            Self::Phone(_) => Channel::Sms,
+            Self::Email(_) => Channel::Email,
+        }
+    }
+
+    pub fn value(&self) -> &str {
+        match self {
+            Self::Phone(p) => p.as_str(),
+            Self::Email(e) => e.as_str(),
+        }
+    }
+
+    /// The contact as shown back on screens: `+7 916 ***-**-67`, `iv***@mail.ru`.
+    pub fn masked(&self) -> String {
+        mask(self.kind(), self.value())
+    }
+}
+
+/// Masks a stored contact for display.
+pub fn mask(kind: &str, value: &str) -> String {
+    if kind == "phone" && value.len() == 12 {
+        format!("+7 {} ***-**-{}", &value[2..5], &value[10..12])
+    } else if let Some((local, domain)) = value.split_once('@') {
+        let shown: String = local.chars().take(2).collect();
+        format!("{shown}***@{domain}")
+    } else {
+        "***".into()
+    }
+}
+
+/// What the registration form sends.
+#[derive(Debug, Clone, Default)]
+pub struct RegistrationForm {
+    pub surname: String,
+    pub given_name: String,
+    pub patronymic: String,
+    /// A phone or an e-mail.
+    pub contact: String,
+    pub accept_terms: bool,
+    pub accept_pd: bool,
+}
+
+/// A registration in progress, as its pages show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrationState {
+    pub masked_contact: String,
+    pub contact_kind: &'static str,
+    pub confirmed: bool,
+    pub completed: bool,
+    /// When «Отправить снова» becomes available.
+    pub resend_at: DateTime<Utc>,
+    pub code_expires_at: DateTime<Utc>,
+}
+
+/// A session that was just opened: the token goes into the cookie, nowhere else.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub token: String,
+    pub account_id: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A live session, as a request sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// The keyed hash of the token (the row id), safe to log and compare.
+    pub id: String,
+    pub account_id: String,
+}
+
+/// The cabinet's view of an account (decrypted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountView {
+    pub id: String,
+    pub surname: String,
+    pub given_name: String,
+    pub patronymic: Option<String>,
+    pub level: String,
+    pub contacts: Vec<ContactView>,
+    pub created_at: DateTime<Utc>,
+    pub password_changed_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactView {
+    pub kind: String,
+    pub value: String,
+    pub masked: String,
+    pub confirmed: bool,
+}
+
+/// A session in the cabinet's list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionView {
+    pub id: String,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub ip: Option<String>,
+    pub device: String,
+    pub live: bool,
+}
+
+/// What a code is entered as.
+#[derive(Debug, Clone, Copy)]
+pub enum Proof<'a> {
+    /// The six digits typed by the person.
+    Code(&'a str),
+    /// The token of a one-click e-mail link.
+    Link(&'a str),
+}
+
+const REGISTRATION: &str = "registration";
+
+/// The identity service.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    db: Db,
+    vault: Arc<Vault>,
+    outbox: Outbox,
+    hasher: Hasher,
+    policy: Arc<Policy>,
+    /// Where links in messages point (`https://uslugi.example`).
+    base_url: String,
+}
+
+async fn commit(tx: store::Tx) -> Result<(), IdentityError> {
+    tx.commit().await.map_err(|e| IdentityError::Store(store::StoreError::from(e)))
+}
+
+fn random_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    B64URL.encode(bytes)
+}
+
+fn random_code() -> String {
+    format!("{:06}", rand::random_range(0..1_000_000u32))
+}
+
+/// Compares two hex digests without an early exit.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A short description of a browser for the session list: «Chrome, Linux».
+pub fn device_of(user_agent: Option<&str>) -> String {
+    let ua = user_agent.unwrap_or_default();
+    let browser = ["Edg/", "YaBrowser", "OPR/", "Firefox/", "Chrome/", "Safari/"]
+        .iter()
+        .find(|b| ua.contains(**b))
+        .map_or("Браузер", |b| match *b {
+            "Edg/" => "Edge",
+            "YaBrowser" => "Яндекс Браузер",
+            "OPR/" => "Opera",
+            "Firefox/" => "Firefox",
+            "Chrome/" => "Chrome",
+            _ => "Safari",
+        });
+    let os = [
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("iPad", "iPadOS"),
+        ("Windows", "Windows"),
+        ("Mac OS", "macOS"),
+        ("Linux", "Linux"),
+    ]
+    .iter()
+    .find(|(needle, _)| ua.contains(needle))
+    .map_or("неизвестная система", |(_, name)| name);
+    format!("{browser}, {os}")
+}
+
+impl Identity {
+    pub fn new(
+        db: Db,
+        vault: Arc<Vault>,
+        outbox: Outbox,
+        hasher: Hasher,
+        policy: Policy,
+        base_url: String,
+    ) -> Self {
+        Self { db, vault, outbox, hasher, policy: Arc::new(policy), base_url }
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    fn contact_key(index: &str) -> String {
+        format!("contact:{index}")
+    }
+
+    #[allow(clippy::too_many_arguments)] // private; one call per flow step
+    async fn journal(
+        &self,
+        conn: &mut store::Conn,
+        action: &str,
+        outcome: Outcome,
+        subject: Option<&str>,
+        origin: &Origin,
+        details: serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result<(), IdentityError> {
+        let actor = if subject.is_some() { ActorKind::Citizen } else { ActorKind::Anonymous };
+        let event = Event {
+            at: now,
+            actor,
+            actor_id: subject,
+            subject_id: subject,
+            action,
+            outcome,
+            origin,
+            details,
+        };
+        journal::record(conn, &event).await?;
+        Ok(())
+    }
+
+    /// Writes a journal entry in its own transaction (for refusals, which change
+    /// nothing else).
+    async fn journal_alone(
+        &self,
+        action: &str,
+        outcome: Outcome,
+        subject: Option<&str>,
+        origin: &Origin,
+        details: serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result<(), IdentityError> {
+        let mut tx = self.db.begin().await?;
+        self.journal(&mut tx, action, outcome, subject, origin, details, now).await?;
+        commit(tx).await?;
+        Ok(())
+    }
+
+    // --- registration --------------------------------------------------------------------
+
+    /// Step 1: checks the form, refuses a contact already bound to an account, and sends
+    /// a code. Returns the registration token the browser keeps.
+    pub async fn start_registration(
+        &self,
+        form: &RegistrationForm,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<String, IdentityError> {
+        let mut fields = Vec::new();
+        let surname = NamePart::parse(&form.surname).map_err(|e| fields.push(("surname", e))).ok();
+        let given =
+            NamePart::parse(&form.given_name).map_err(|e| fields.push(("given_name", e))).ok();
+        let patronymic = if form.patronymic.trim().is_empty() {
+            None
+        } else {
+            NamePart::parse(&form.patronymic).map_err(|e| fields.push(("patronymic", e))).ok()
+        };
+        let contact = Contact::parse(&form.contact).map_err(|e| fields.push(("contact", e))).ok();
+        if !form.accept_terms {
+            fields.push((
+                "accept_terms",
+                FieldError::Requires {
+                    field: "согласие с условиями использования"
+                },
+            ));
+        }
+        if !form.accept_pd {
+            fields.push((
+                "accept_pd",
+                FieldError::Requires {
+                    field: "согласие на обработку персональных данных"
+                },
+            ));
+        }
+        let (Some(surname), Some(given), Some(contact), true) =
+            (surname, given, contact, fields.is_empty())
+        else {
+            return Err(IdentityError::Fields(fields));
+        };
+        let index = self.vault.blind_index(contact.kind(), contact.value());
+        if rows::contact_by_index(&self.db, contact.kind(), &index).await?.is_some() {
+            self.journal_alone(
+                "registration.refused",
+                Outcome::Denied,
+                None,
+                origin,
+                serde_json::json!({"reason": "contact_taken", "kind": contact.kind()}),
+                now,
+            )
+            .await?;
+            return Err(IdentityError::ContactTaken { kind: contact.kind() });
+        }
+        if let Some(until) =
+            rows::throttle_blocked(&self.db, &Self::contact_key(&index), to_micros(now)).await?
+        {
+            return Err(IdentityError::ContactBlocked { until: from_micros(until) });
+        }
+        let token = random_token();
+        let id = self.vault.secret_hash(REGISTRATION, &token);
+        let now_us = to_micros(now);
+        let row = RegistrationRow {
+            id: id.clone(),
+            surname: self.vault.encrypt(surname.as_str(), "account.surname"),
+            given_name: self.vault.encrypt(given.as_str(), "account.given_name"),
+            patronymic: patronymic.map(|p| self.vault.encrypt(p.as_str(), "account.patronymic")),
+            contact_kind: contact.kind().to_owned(),
+            contact_value: self.vault.encrypt(contact.value(), "contact.value"),
+            contact_index: index.clone(),
+            terms_version: self.policy.terms_version.clone(),
+            terms_accepted_at: now_us,
+            pd_version: self.policy.pd_version.clone(),
+            pd_accepted_at: now_us,
+            confirmed_at: None,
+            completed_at: None,
+            account_id: None,
+            created_at: now_us,
+            expires_at: to_micros(now + self.policy.registration_ttl),
+        };
+        let mut tx = self.db.begin().await?;
+        rows::insert_registration(&mut tx, &row).await?;
+        self.send_code(&mut tx, REGISTRATION, &id, &contact, &index, Some(&token), now).await?;
+        self.journal(&mut tx, "registration.started", Outcome::Ok, None, origin, serde_json::json!({"kind": contact.kind(), "terms": self.policy.terms_version, "pd": self.policy.pd_version}), now).await?;
+        commit(tx).await?;
+        self.outbox.wake();
+        Ok(token)
+    }
+
+    /// Creates a code for a flow and queues its message, on `conn`.
+    #[allow(clippy::too_many_arguments)]
+    async fn send_code(
+        &self,
+        conn: &mut store::Conn,
+        purpose: &str,
+        flow_id: &str,
+        contact: &Contact,
+        index: &str,
+        link_for: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), IdentityError> {
+        let code = random_code();
+        let link = match (contact, link_for) {
+            (Contact::Email(_), Some(token)) => Some(random_token()).map(|l| (l, token)),
+            _ => None,
+        };
+        rows::insert_code(
+            conn,
+            &CodeRow {
+                id: uuid::Uuid::now_v7().to_string(),
+                purpose: purpose.to_owned(),
+                flow_id: flow_id.to_owned(),
+                contact_index: index.to_owned(),
+                code_hash: self.vault.secret_hash(purpose, &code),
+                link_hash: link.as_ref().map(|(l, _)| self.vault.secret_hash(purpose, l)),
+                attempts: 0,
+                created_at: to_micros(now),
+                expires_at: to_micros(now + self.policy.code_ttl),
+                used_at: None,
+            },
+        )
+        .await?;
+        let minutes = u32::try_from(self.policy.code_ttl.num_minutes()).unwrap_or(5);
+        let template = match purpose {
+            REGISTRATION => Template::RegistrationCode {
+                code,
+                minutes,
+                link: link.map(|(l, token)| format!("{}/register/{token}/link/{l}", self.base_url)),
+            },
+            "recovery" => Template::RecoveryCode { code, minutes },
+            _ => Template::ContactCode { code, minutes },
+        };
+        self.outbox.enqueue(conn, contact.channel(), contact.value(), &template, now).await?;
+        Ok(())
+    }
+
+    async fn registration_row(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<RegistrationRow, IdentityError> {
+        let id = self.vault.secret_hash(REGISTRATION, token);
+        match rows::get_registration(&self.db, &id).await? {
+            Some(r) if r.expires_at > to_micros(now) || r.completed_at.is_some() => Ok(r),
+            _ => Err(IdentityError::RegistrationGone),
+        }
+    }
+
+    fn registration_contact(&self, r: &RegistrationRow) -> Result<Contact, IdentityError> {
+        let value = self.vault.decrypt(&r.contact_value, "contact.value")?;
+        Contact::parse(&value)
+            .map_err(|_| IdentityError::Internal("stored contact does not parse".into()))
+    }
+
+    /// Where a registration stands.
+    pub async fn registration(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<RegistrationState, IdentityError> {
+        let r = self.registration_row(token, now).await?;
+        let contact = self.registration_contact(&r)?;
+        let code = rows::latest_code(&self.db, REGISTRATION, &r.id).await?;
+        let sent = code.as_ref().map_or(now, |c| from_micros(c.created_at));
+        Ok(RegistrationState {
+            masked_contact: contact.masked(),
+            contact_kind: contact.kind(),
+            confirmed: r.confirmed_at.is_some(),
+            completed: r.completed_at.is_some(),
+            resend_at: sent + self.policy.resend_after,
+            code_expires_at: code.map_or(now, |c| from_micros(c.expires_at)),
+        })
+    }
+
+    /// «Отправить снова»: a new code once the cooldown has passed.
+    pub async fn resend_registration_code(
+        &self,
+        token: &str,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), IdentityError> {
+        let r = self.registration_row(token, now).await?;
+        if r.confirmed_at.is_some() {
+            return Ok(());
+        }
+        let contact = self.registration_contact(&r)?;
+        if let Some(until) =
+            rows::throttle_blocked(&self.db, &Self::contact_key(&r.contact_index), to_micros(now))
+                .await?
+        {
+            return Err(IdentityError::ContactBlocked { until: from_micros(until) });
+        }
+        if let Some(last) = rows::latest_code(&self.db, REGISTRATION, &r.id).await? {
+            let ready = from_micros(last.created_at) + self.policy.resend_after;
+            if now < ready {
+                return Err(IdentityError::ResendTooSoon {
+                    seconds: (ready - now).num_seconds().max(1),
+                });
+            }
+        }
+        let mut tx = self.db.begin().await?;
+        self.send_code(&mut tx, REGISTRATION, &r.id, &contact, &r.contact_index, Some(token), now)
+            .await?;
+        self.journal(
+            &mut tx,
+            "code.resent",
+            Outcome::Ok,
+            None,
+            origin,
+            serde_json::json!({"purpose": REGISTRATION}),
+            now,
+        )
+        .await?;
+        commit(tx).await?;
+        self.outbox.wake();
+        Ok(())
+    }
+
+    /// Step 2: the code (or the e-mail link) confirms the contact.
+    pub async fn confirm_registration(
+        &self,
+        token: &str,
+        proof: Proof<'_>,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), IdentityError> {
+        let r = self.registration_row(token, now).await?;
+        if r.confirmed_at.is_some() {
+            return Ok(());
+        }
+        let mut tx = self
+            .check_code(REGISTRATION, &r.id, &r.contact_index, proof, None, origin, now)
+            .await?;
+        rows::confirm_registration(&mut tx, &r.id, to_micros(now)).await?;
+        self.journal(
+            &mut tx,
+            "contact.confirmed",
+            Outcome::Ok,
+            None,
+            origin,
+            serde_json::json!({"purpose": REGISTRATION, "kind": r.contact_kind}),
+            now,
+        )
+        .await?;
+        commit(tx).await?;
+        Ok(())
+    }
+
+    /// Checks a code for a flow. On success the code is used up inside the returned
+    /// transaction (commit it with the flow's own change). A wrong code counts against
+    /// the code and against the contact; too many block the contact.
+    #[allow(clippy::too_many_arguments)]
+    async fn check_code(
+        &self,
+        purpose: &str,
+        flow_id: &str,
+        contact_index: &str,
+        proof: Proof<'_>,
+        subject: Option<&str>,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<store::Tx, IdentityError> {
+        let now_us = to_micros(now);
+        let key = Self::contact_key(contact_index);
+        if let Some(until) = rows::throttle_blocked(&self.db, &key, now_us).await? {
+            return Err(IdentityError::ContactBlocked { until: from_micros(until) });
+        }
+        let Some(code) = rows::latest_code(&self.db, purpose, flow_id).await? else {
+            return Err(IdentityError::CodeExpired);
+        };
+        if code.used_at.is_some() || code.expires_at <= now_us {
+            return Err(IdentityError::CodeExpired);
+        }
+        if code.attempts >= self.policy.code_attempts {
+            return Err(IdentityError::CodeExhausted);
+        }
+        let matches = match proof {
+            Proof::Code(entered) => {
+                let entered: String = entered.chars().filter(|c| !c.is_whitespace()).collect();
+                same(&self.vault.secret_hash(purpose, &entered), &code.code_hash)
+            }
+            Proof::Link(link) => code
+                .link_hash
+                .as_deref()
+                .is_some_and(|h| same(&self.vault.secret_hash(purpose, link), h)),
+        };
+        if matches {
+            let mut tx = self.db.begin().await?;
+            if rows::use_code(&mut tx, &code.id, now_us, self.policy.code_attempts).await? {
+                return Ok(tx);
+            }
+            return Err(IdentityError::CodeExpired);
+        }
+        let attempts =
+            rows::count_wrong_code(&self.db, &code.id, now_us, self.policy.code_attempts).await?;
+        let (_, blocked) = rows::throttle_failure(
+            &self.db,
+            &key,
+            now_us,
+            self.policy.contact_window.num_microseconds().unwrap_or(i64::MAX),
+            self.policy.contact_failures,
+            self.policy.contact_block.num_microseconds().unwrap_or(i64::MAX),
+        )
+        .await?;
+        self.journal_alone(
+            "code.failed",
+            Outcome::Denied,
+            subject,
+            origin,
+            serde_json::json!({"purpose": purpose}),
+            now,
+        )
+        .await?;
+        if let Some(until) = blocked.filter(|u| *u > now_us) {
+            return Err(IdentityError::ContactBlocked { until: from_micros(until) });
+        }
+        match attempts {
+            Some(n) if n < self.policy.code_attempts => {
+                Err(IdentityError::CodeWrong { left: self.policy.code_attempts - n })
+            }
+            _ => Err(IdentityError::CodeExhausted),
+        }
+    }
+
+    /// Step 3: the password. Creates the account with its confirmed contact and opens a
+    /// session.
+    pub async fn complete_registration(
+        &self,
+        token: &str,
+        password: &str,
+        repeat: &str,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<NewSession, IdentityError> {
+        let r = self.registration_row(token, now).await?;
+        if r.confirmed_at.is_none() {
+            return Err(IdentityError::NotConfirmed);
+        }
+        if r.completed_at.is_some() {
+            return Err(IdentityError::RegistrationGone);
+        }
+        let contact = self.registration_contact(&r)?;
+        let surname = self.vault.decrypt(&r.surname, "account.surname")?;
+        let given = self.vault.decrypt(&r.given_name, "account.given_name")?;
+        self.check_new_password(password, repeat, &[&surname, &given, contact.value()])?;
+        let hash =
+            self.hasher.hash(password).await.map_err(|e| IdentityError::Internal(e.to_string()))?;
+        let account_id = uuid::Uuid::now_v7().to_string();
+        let now_us = to_micros(now);
+        let mut tx = self.db.begin().await?;
+        if !rows::complete_registration(&mut tx, &r.id, &account_id, now_us).await? {
+            return Err(IdentityError::RegistrationGone);
+        }
+        rows::insert_account(
+            &mut tx,
+            &AccountRow {
+                id: account_id.clone(),
+                surname: r.surname.clone(),
+                given_name: r.given_name.clone(),
+                patronymic: r.patronymic.clone(),
+                level: "simplified".into(),
+                status: "active".into(),
+                password_hash: hash,
+                password_changed_at: now_us,
+                failed_logins: 0,
+                locked_until: None,
+                terms_version: r.terms_version.clone(),
+                terms_accepted_at: r.terms_accepted_at,
+                pd_version: r.pd_version.clone(),
+                pd_accepted_at: r.pd_accepted_at,
+                created_at: now_us,
+            },
+        )
+        .await?;
+        let bound = rows::insert_contact(
+            &mut tx,
+            &ContactRow {
+                id: uuid::Uuid::now_v7().to_string(),
+                account_id: account_id.clone(),
+                kind: r.contact_kind.clone(),
+                value: r.contact_value.clone(),
+                value_index: r.contact_index.clone(),
+                confirmed_at: r.confirmed_at,
+                created_at: now_us,
+            },
+        )
+        .await?;
+        if !bound {
+            // Someone finished registering the same contact first.
+            return Err(IdentityError::ContactTaken { kind: contact.kind() });
+        }
+        self.outbox
+            .enqueue(&mut tx, contact.channel(), contact.value(), &Template::Welcome, now)
+            .await?;
+        self.journal(&mut tx, "account.registered", Outcome::Ok, Some(&account_id), origin, serde_json::json!({"level": "simplified", "terms": r.terms_version, "pd": r.pd_version}), now).await?;
+        let session = self.open_session(&mut tx, &account_id, origin, now).await?;
+        self.journal(
+            &mut tx,
+            "signin.ok",
+            Outcome::Ok,
+            Some(&account_id),
+            origin,
+            serde_json::json!({"via": "registration"}),
+            now,
+        )
+        .await?;
+        commit(tx).await?;
+        self.outbox.wake();
+        Ok(session)
+    }
+
+    /// The password rules, plus the repeat matching.
+    pub fn check_new_password(
+        &self,
+        password: &str,
+        repeat: &str,
+        personal: &[&str],
+    ) -> Result<(), IdentityError> {
+        let unmet = self.policy.password.check(password, personal);
+        if !unmet.is_empty() {
+            return Err(IdentityError::WeakPassword(unmet));
+        }
+        if password != repeat {
+            return Err(IdentityError::PasswordMismatch);
+        }
+        Ok(())
+    }
+
+    // --- sign-in and sessions ------------------------------------------------------------
+
+    async fn open_session(
+        &self,
+        conn: &mut store::Conn,
+        account_id: &str,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<NewSession, IdentityError> {
+        let token = random_token();
+        let expires_at = now + self.policy.session_lifetime;
+        rows::insert_session(
+            conn,
+            &SessionRow {
+                id: self.vault.secret_hash("session", &token),
+                account_id: account_id.to_owned(),
+                created_at: to_micros(now),
+                last_seen_at: to_micros(now),
+                expires_at: to_micros(expires_at),
+                ip: origin.ip.clone(),
+                user_agent: origin.user_agent.clone(),
+                ended_at: None,
+                end_reason: None,
+            },
+        )
+        .await?;
+        Ok(NewSession { token, account_id: account_id.to_owned(), expires_at })
+    }
+
+    /// Signs in by phone or e-mail and password. Unknown logins cost the same hash work
+    /// and get the same answer as wrong passwords.
+    pub async fn sign_in(
+        &self,
+        login: &str,
+        password: &str,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<NewSession, IdentityError> {
+        let now_us = to_micros(now);
+        let ip_key = origin.ip.as_deref().map(|ip| format!("ip:{ip}"));
+        if let Some(key) = &ip_key
+            && let Some(until) = rows::throttle_blocked(&self.db, key, now_us).await?
+        {
+            return Err(IdentityError::TooManyAttempts { until: from_micros(until) });
+        }
+        let account = match Contact::parse(login) {
+            Ok(contact) => {
+                let index = self.vault.blind_index(contact.kind(), contact.value());
+                match rows::contact_by_index(&self.db, contact.kind(), &index).await? {
+                    Some(c) => rows::get_account(&self.db, &c.account_id).await?,
+                    None => None,
+                }
+            }
+            Err(_) => None,
+        };
+        let Some(account) = account.filter(|a| a.status == "active") else {
+            self.hasher.verify(password, None).await;
+            self.failed_sign_in(ip_key.as_deref(), None, origin, now).await?;
+            return Err(IdentityError::BadCredentials);
+        };
+        let lock_until = to_micros(now + self.policy.login_lock);
+        let Some(count) = rows::reserve_password_check(
+            &self.db,
+            &account.id,
+            now_us,
+            self.policy.login_attempts,
+            lock_until,
+        )
+        .await?
+        else {
+            let until = rows::get_account(&self.db, &account.id)
+                .await?
+                .and_then(|a| a.locked_until)
+                .unwrap_or(lock_until);
+            self.journal_alone(
+                "signin.refused",
+                Outcome::Denied,
+                Some(&account.id),
+                origin,
+                serde_json::json!({"reason": "locked"}),
+                now,
+            )
+            .await?;
+            return Err(IdentityError::Locked { until: from_micros(until) });
+        };
+        if self.hasher.verify(password, Some(&account.password_hash)).await {
+            rows::clear_password_failures(&self.db, &account.id, now_us).await?;
+            let mut tx = self.db.begin().await?;
+            let known_device =
+                rows::sessions_of(&self.db, &account.id, 50).await?.iter().any(|s| {
+                    device_of(s.user_agent.as_deref()) == device_of(origin.user_agent.as_deref())
+                });
+            let session = self.open_session(&mut tx, &account.id, origin, now).await?;
+            self.journal(
+                &mut tx,
+                "signin.ok",
+                Outcome::Ok,
+                Some(&account.id),
+                origin,
+                serde_json::json!({"new_device": !known_device}),
+                now,
+            )
+            .await?;
+            if !known_device {
+                self.notify_account(
+                    &mut tx,
+                    &account.id,
+                    &Template::NewDevice {
+                        at: now,
+                        device: device_of(origin.user_agent.as_deref()),
+                    },
+                    now,
+                )
+                .await?;
+            }
+            commit(tx).await?;
+            self.outbox.wake();
+            return Ok(session);
+        }
+        self.failed_sign_in(ip_key.as_deref(), Some(&account.id), origin, now).await?;
+        if count >= self.policy.login_attempts {
+            let mut tx = self.db.begin().await?;
+            self.journal(
+                &mut tx,
+                "account.locked",
+                Outcome::Denied,
+                Some(&account.id),
+                origin,
+                serde_json::json!({"minutes": self.policy.login_lock.num_minutes()}),
+                now,
+            )
+            .await?;
+            self.notify_account(
+                &mut tx,
+                &account.id,
+                &Template::AccountLocked { until: from_micros(lock_until) },
+                now,
+            )
+            .await?;
+            commit(tx).await?;
+            self.outbox.wake();
+            return Err(IdentityError::Locked { until: from_micros(lock_until) });
+        }
+        Err(IdentityError::BadCredentials)
+    }
+
+    async fn failed_sign_in(
+        &self,
+        ip_key: Option<&str>,
+        account: Option<&str>,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), IdentityError> {
+        if let Some(key) = ip_key {
+            rows::throttle_failure(
+                &self.db,
+                key,
+                to_micros(now),
+                self.policy.ip_window.num_microseconds().unwrap_or(i64::MAX),
+                self.policy.ip_failures,
+                self.policy.ip_block.num_microseconds().unwrap_or(i64::MAX),
+            )
+            .await?;
+        }
+        self.journal_alone(
+            "signin.failed",
+            Outcome::Denied,
+            account,
+            origin,
+            serde_json::json!({}),
+            now,
+        )
+        .await
+    }
+
+    /// Queues `template` to every confirmed contact of an account.
+    async fn notify_account(
+        &self,
+        conn: &mut store::Conn,
+        account_id: &str,
+        template: &Template,
+        now: DateTime<Utc>,
+    ) -> Result<(), IdentityError> {
+        for c in rows::contacts_of(&self.db, account_id).await? {
+            if c.confirmed_at.is_none() {
+                continue;
+            }
+            let value = self.vault.decrypt(&c.value, "contact.value")?;
+            if let Ok(contact) = Contact::parse(&value) {
+                self.outbox
+                    .enqueue(conn, contact.channel(), contact.value(), template, now)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The live session behind a cookie token, sliding its idle timeout.
+    pub async fn session(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionInfo>, IdentityError> {
+        let id = self.vault.secret_hash("session", token);
+        let idle = self.policy.session_idle.num_microseconds().unwrap_or(i64::MAX);
+        Ok(rows::touch_session(&self.db, &id, to_micros(now), idle)
+            .await?
+            .map(|s| SessionInfo { id: s.id, account_id: s.account_id }))
+    }
+
+    /// Ends a session (sign-out).
+    pub async fn sign_out(
+        &self,
+        session: &SessionInfo,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), IdentityError> {
+        rows::end_session(&self.db, &session.id, to_micros(now), "signed_out").await?;
+        self.journal_alone(
+            "session.ended",
+            Outcome::Ok,
+            Some(&session.account_id),
+            origin,
+            serde_json::json!({"reason": "signed_out"}),
+            now,
+        )
+        .await
+    }
+
+    // --- the cabinet ---------------------------------------------------------------------
+
+    pub async fn account(&self, account_id: &str) -> Result<AccountView, IdentityError> {
+        let a = rows::get_account(&self.db, account_id)
+            .await?
+            .ok_or(IdentityError::RegistrationGone)?;
+        let contacts = rows::contacts_of(&self.db, account_id)
+            .await?
+            .into_iter()
+            .map(|c| {
+                let value = self.vault.decrypt(&c.value, "contact.value")?;
+                Ok(ContactView {
+                    masked: mask(&c.kind, &value),
+                    kind: c.kind,
+                    value,
+                    confirmed: c.confirmed_at.is_some(),
+                })
+            })
+            .collect::<Result<_, IdentityError>>()?;
+        Ok(AccountView {
+            surname: self.vault.decrypt(&a.surname, "account.surname")?,
+            given_name: self.vault.decrypt(&a.given_name, "account.given_name")?,
+            patronymic: a
+                .patronymic
+                .as_deref()
+                .map(|p| self.vault.decrypt(p, "account.patronymic"))
+                .transpose()?,
+            level: a.level,
+            contacts,
+            created_at: from_micros(a.created_at),
+            password_changed_at: from_micros(a.password_changed_at),
+            id: a.id,
+        })
+    }
+
+    pub async fn sessions(
+        &self,
+        account_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<SessionView>, IdentityError> {
+        let now_us = to_micros(now);
+        let idle = self.policy.session_idle.num_microseconds().unwrap_or(i64::MAX);
+        Ok(rows::sessions_of(&self.db, account_id, 20)
+            .await?
+            .into_iter()
+            .map(|s| SessionView {
+                live: s.ended_at.is_none()
+                    && s.expires_at > now_us
+                    && s.last_seen_at > now_us - idle,
+                created_at: from_micros(s.created_at),
+                last_seen_at: from_micros(s.last_seen_at),
+                device: device_of(s.user_agent.as_deref()),
+                ip: s.ip,
+                id: s.id,
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,222 @@
+//! Passwords: the policy (checked rule by rule, in Russian), strength (zxcvbn), and
+//! Argon2id hashing off the async runtime.
+
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, Version};
+
+/// The password rules. Defaults follow seed 003 (8–20 characters, upper- and lower-case
+/// letters, a digit and one of `! @ # $ % ^ & * ( )`), with the maximum raised to 64 so
+/// passphrases fit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordPolicy {
+    pub min_len: usize,
+    pub max_len: usize,
+    pub upper: bool,
+    pub lower: bool,
+    pub digit: bool,
+    /// At least one of these; empty means no special character is required.
+    pub specials: String,
+    /// zxcvbn score (0–4) a password must reach.
+    pub min_score: u8,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self {
+            min_len: 8,
+            max_len: 64,
+            upper: true,
+            lower: true,
+            digit: true,
+            specials: "!@#$%^&*()".into(),
+            min_score: 3,
+        }
+    }
+}
+
+/// One rule a password does not meet, as a Russian phrase («не короче 8 символов»).
+pub type Unmet = String;
+
+impl PasswordPolicy {
+    /// Every rule `password` breaks, in a fixed order; empty when it meets them all.
+    /// `personal` are words of the person (names, contact) that must not carry it.
+    pub fn check(&self, password: &str, personal: &[&str]) -> Vec<Unmet> {
+        let mut unmet = Vec::new();
+        let len = password.chars().count();
+        if len < self.min_len {
+            unmet.push(format!("не короче {} символов", self.min_len));
+        }
+        if len > self.max_len {
+            unmet.push(format!("не длиннее {} символов", self.max_len));
+        }
+        if self.upper && !password.chars().any(char::is_uppercase) {
+            unmet.push("хотя бы одна заглавная буква".into());
+        }
+        if self.lower && !password.chars().any(char::is_lowercase) {
+            unmet.push("хотя бы одна строчная буква".into());
+        }
+        if self.digit && !password.chars().any(|c| c.is_ascii_digit()) {
+            unmet.push("хотя бы одна цифра".into());
+        }
+        if !self.specials.is_empty() && !password.chars().any(|c| self.specials.contains(c)) {
+            let list: Vec<String> = self.specials.chars().map(String::from).collect();
+            unmet.push(format!("хотя бы один из символов {}", list.join(" ")));
+        }
+        if password.chars().any(char::is_control) {
+            unmet.push("без управляющих символов".into());
+        }
+        if unmet.is_empty() && len <= 256 {
+            let entropy = zxcvbn::zxcvbn(password, personal);
+            if (entropy.score() as u8) < self.min_score {
+                let hint = entropy
+                    .feedback()
+                    .and_then(|f| f.warning())
+                    .map_or("такой пароль легко подобрать", russian_warning);
+                unmet.push(format!("пароль слишком простой: {hint}; добавьте слов или символов"));
+            }
+        }
+        unmet
+    }
+}
+
+fn russian_warning(w: zxcvbn::feedback::Warning) -> &'static str {
+    use zxcvbn::feedback::Warning as W;
+    match w {
+        W::StraightRowsOfKeysAreEasyToGuess => "ряды клавиш подряд легко угадать",
+        W::ShortKeyboardPatternsAreEasyToGuess => "короткие узоры на клавиатуре легко угадать",
+        W::RepeatsLikeAaaAreEasyToGuess => "повторы вроде «aaa» легко угадать",
+        W::RepeatsLikeAbcAbcAreOnlySlightlyHarderToGuess => {
+            "повторы вроде «abcabc» почти не усложняют пароль"
+        }
+        W::ThisIsATop10Password | W::ThisIsATop100Password | W::ThisIsACommonPassword => {
+            "это один из самых распространённых паролей"
+        }
+        W::ThisIsSimilarToACommonlyUsedPassword => "он похож на распространённый пароль",
+        W::SequencesLikeAbcAreEasyToGuess => {
+            "последовательности вроде «abc» или «6543» легко угадать"
+        }
+        W::RecentYearsAreEasyToGuess => "недавние годы легко угадать",
+        W::AWordByItselfIsEasyToGuess => "одно слово легко угадать",
+        W::DatesAreOftenEasyToGuess => "даты легко угадать",
+        W::NamesAndSurnamesByThemselvesAreEasyToGuess | W::CommonNamesAndSurnamesAreEasyToGuess => {
+            "имена и фамилии легко угадать"
+        }
+    }
+}
+
+/// Argon2id cost parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashParams {
+    /// Memory in KiB.
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for HashParams {
+    /// 19 MiB, 2 passes, 1 lane: the OWASP baseline; benchmarked on 2 cores in
+    /// `crates/identity/benches/password.rs` (see ARCHITECTURE.md for the figure).
+    fn default() -> Self {
+        Self { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 }
+    }
+}
+
+/// Hashes and verifies passwords on the blocking thread pool.
+#[derive(Debug, Clone)]
+pub struct Hasher {
+    params: Params,
+    /// A hash of a random password, verified against for unknown logins so that their
+    /// answer takes as long as a real check.
+    dummy: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing failed: {0}")]
+pub struct HashError(String);
+
+impl Hasher {
+    pub fn new(p: HashParams) -> Result<Self, HashError> {
+        let params = Params::new(p.memory_kib, p.iterations, p.parallelism, None)
+            .map_err(|e| HashError(e.to_string()))?;
+        let random: [u8; 16] = rand::random();
+        let dummy = hash_with(&params, &format!("{random:?}"))?;
+        Ok(Self { params, dummy })
+    }
+
+    /// The PHC string of `password`.
+    pub async fn hash(&self, password: &str) -> Result<String, HashError> {
+        let params = self.params.clone();
+        let password = password.to_owned();
+        tokio::task::spawn_blocking(move || hash_with(&params, &password))
+            .await
+            .map_err(|e| HashError(e.to_string()))?
+    }
+
+    /// Whether `password` matches `phc`; with `None`, checks against the dummy hash and
+    /// answers false — the same work for an unknown login as for a known one.
+    pub async fn verify(&self, password: &str, phc: Option<&str>) -> bool {
+        let known = phc.is_some();
+        let phc = phc.unwrap_or(&self.dummy).to_owned();
+        let password = password.to_owned();
+        let ok = tokio::task::spawn_blocking(move || {
+            argon(&Params::default()).verify_password(password.as_bytes(), phc.as_str()).is_ok()
+        })
+        .await
+        .unwrap_or(false);
+        ok && known
+    }
+}
+
+fn argon(params: &Params) -> Argon2<'static> {
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+}
+
+/// Hashes synchronously (for benchmarks and the blocking pool).
+pub fn hash_with(params: &Params, password: &str) -> Result<String, HashError> {
+    argon(params)
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| HashError(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_unmet_rule_is_listed_in_russian() {
+        let p = PasswordPolicy::default();
+        assert_eq!(
+            p.check("abc", &[]),
+            vec![
+                "не короче 8 символов",
+                "хотя бы одна заглавная буква",
+                "хотя бы одна цифра",
+                "хотя бы один из символов ! @ # $ % ^ & * ( )",
+            ]
+        );
+        assert!(p.check(&"Aa1!".repeat(17), &[]).contains(&"не длиннее 64 символов".to_owned()));
+        assert!(p.check("Tr0ub4dour&3Horse!", &[]).is_empty());
+    }
+
+    #[test]
+    fn guessable_passwords_are_refused_with_a_hint() {
+        let p = PasswordPolicy::default();
+        let unmet = p.check("Password1!", &[]);
+        assert_eq!(unmet.len(), 1, "{unmet:?}");
+        assert!(unmet[0].starts_with("пароль слишком простой"), "{unmet:?}");
+        let personal = p.check("Ivanov1990!", &["Ivanov", "1990"]);
+        assert!(!personal.is_empty(), "personal words make it guessable");
+    }
+
+    #[tokio::test]
+    async fn hashes_verify_and_unknown_logins_never_pass() {
+        let h =
+            Hasher::new(HashParams { memory_kib: 1024, iterations: 1, parallelism: 1 }).unwrap();
+        let phc = h.hash("Верный-пароль-1!").await.unwrap();
+        assert!(phc.starts_with("$argon2id$"));
+        assert!(h.verify("Верный-пароль-1!", Some(&phc)).await);
+        assert!(!h.verify("неверный", Some(&phc)).await);
+        assert!(!h.verify("Верный-пароль-1!", None).await);
+    }
+}
