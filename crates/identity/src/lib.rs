@@ -853,11 +853,13 @@ impl Identity {
         };
         if self.hasher.verify(password, Some(&account.password_hash)).await {
             rows::clear_password_failures(&self.db, &account.id, now_us).await?;
-            let mut tx = self.db.begin().await?;
+            // Reads first: a transaction holds the only connection on SQLite.
             let known_device =
                 rows::sessions_of(&self.db, &account.id, 50).await?.iter().any(|s| {
                     device_of(s.user_agent.as_deref()) == device_of(origin.user_agent.as_deref())
                 });
+            let contacts = self.confirmed_contacts(&account.id).await?;
+            let mut tx = self.db.begin().await?;
             let session = self.open_session(&mut tx, &account.id, origin, now).await?;
             self.journal(
                 &mut tx,
@@ -870,9 +872,9 @@ impl Identity {
             )
             .await?;
             if !known_device {
-                self.notify_account(
+                self.notify(
                     &mut tx,
-                    &account.id,
+                    &contacts,
                     &Template::NewDevice {
                         at: now,
                         device: device_of(origin.user_agent.as_deref()),
@@ -887,6 +889,7 @@ impl Identity {
         }
         self.failed_sign_in(ip_key.as_deref(), Some(&account.id), origin, now).await?;
         if count >= self.policy.login_attempts {
+            let contacts = self.confirmed_contacts(&account.id).await?;
             let mut tx = self.db.begin().await?;
             self.journal(
                 &mut tx,
@@ -898,9 +901,9 @@ impl Identity {
                 now,
             )
             .await?;
-            self.notify_account(
+            self.notify(
                 &mut tx,
-                &account.id,
+                &contacts,
                 &Template::AccountLocked { until: from_micros(lock_until) },
                 now,
             )
@@ -941,24 +944,28 @@ impl Identity {
         .await
     }
 
-    /// Queues `template` to every confirmed contact of an account.
-    async fn notify_account(
+    /// The confirmed contacts of an account, decrypted.
+    async fn confirmed_contacts(&self, account_id: &str) -> Result<Vec<Contact>, IdentityError> {
+        let mut contacts = Vec::new();
+        for c in rows::contacts_of(&self.db, account_id).await? {
+            if c.confirmed_at.is_some() {
+                let value = self.vault.decrypt(&c.value, "contact.value")?;
+                contacts.extend(Contact::parse(&value).ok());
+            }
+        }
+        Ok(contacts)
+    }
+
+    /// Queues `template` to each of `contacts`, on `conn`.
+    async fn notify(
         &self,
         conn: &mut store::Conn,
-        account_id: &str,
+        contacts: &[Contact],
         template: &Template,
         now: DateTime<Utc>,
     ) -> Result<(), IdentityError> {
-        for c in rows::contacts_of(&self.db, account_id).await? {
-            if c.confirmed_at.is_none() {
-                continue;
-            }
-            let value = self.vault.decrypt(&c.value, "contact.value")?;
-            if let Ok(contact) = Contact::parse(&value) {
-                self.outbox
-                    .enqueue(conn, contact.channel(), contact.value(), template, now)
-                    .await?;
-            }
+        for contact in contacts {
+            self.outbox.enqueue(conn, contact.channel(), contact.value(), template, now).await?;
         }
         Ok(())
     }

@@ -72,7 +72,9 @@ impl PasswordPolicy {
                     .feedback()
                     .and_then(|f| f.warning())
                     .map_or("такой пароль легко подобрать", russian_warning);
-                unmet.push(format!("пароль слишком простой: {hint}; добавьте слов или символов"));
+                unmet.push(format!(
+                    "слишком простой для подбора: {hint}; добавьте слов или символов"
+                ));
             }
         }
         unmet
@@ -204,7 +206,7 @@ mod tests {
         let p = PasswordPolicy::default();
         let unmet = p.check("Password1!", &[]);
         assert_eq!(unmet.len(), 1, "{unmet:?}");
-        assert!(unmet[0].starts_with("пароль слишком простой"), "{unmet:?}");
+        assert!(unmet[0].starts_with("слишком простой"), "{unmet:?}");
         let personal = p.check("Ivanov1990!", &["Ivanov", "1990"]);
         assert!(!personal.is_empty(), "personal words make it guessable");
     }

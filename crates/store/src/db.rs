@@ -109,9 +109,18 @@ impl Db {
             conn.execute("PRAGMA journal_mode = WAL").await?;
             conn.close().await?;
         }
+        // SQLite has one writer. With several connections, writers that find the file
+        // locked sleep and retry unfairly and can starve past any busy timeout under load
+        // (seen: 500s and pool time-outs at 100 parallel sign-ins on 2 busy cores). One
+        // connection queues every statement fairly in the pool instead; SQLite statements
+        // take microseconds. Code must not use the pool while holding a transaction.
+        let (max_connections, acquire_timeout) = match backend {
+            Backend::Sqlite => (1, options.acquire_timeout.max(Duration::from_secs(30))),
+            Backend::Postgres => (options.max_connections, options.acquire_timeout),
+        };
         let pool = AnyPoolOptions::new()
-            .max_connections(options.max_connections)
-            .acquire_timeout(options.acquire_timeout)
+            .max_connections(max_connections)
+            .acquire_timeout(acquire_timeout)
             .connect_with(connect)
             .await?;
         Ok(Self { pool, backend })

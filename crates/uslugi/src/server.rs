@@ -117,6 +117,17 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
         message: format!("не удалось занять {} / cannot listen: {e}", settings.listen),
     })?;
     let addr = listener.local_addr()?;
+    let hasher = identity::password::Hasher::new(identity::password::HashParams::default())
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let identity = identity::Identity::new(
+        db.clone(),
+        vault.clone(),
+        outbox.clone(),
+        hasher,
+        identity::Policy::default(),
+        settings.base_url(addr),
+    );
+    let secure_cookies = settings.public_url.as_deref().is_some_and(|u| u.starts_with("https://"));
     let state = web::AppState {
         db: db.clone(),
         clock: clock.clone(),
@@ -124,11 +135,13 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
         vault,
         outbox: outbox.clone(),
         dev_outbox: settings.dev_outbox(),
+        identity,
+        secure_cookies,
     };
     let app = web::router(state);
     let (stop, mut stopped) = watch::channel(false);
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 let _ = stopped.wait_for(|s| *s).await;
             })

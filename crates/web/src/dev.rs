@@ -11,6 +11,7 @@ use domain::ident::{Email, Phone};
 use notify::{Channel, Message};
 use serde::Deserialize;
 
+use crate::session::{Chrome, Viewer};
 use crate::{AppError, AppState};
 
 pub fn routes() -> Router<AppState> {
@@ -53,7 +54,7 @@ async fn messages(state: &AppState, filter: &Filter) -> Result<Vec<Message>, App
 #[derive(Template, WebTemplate)]
 #[template(path = "dev_outbox.html")]
 struct OutboxPage {
-    nav: &'static str,
+    chrome: Chrome,
     to: String,
     messages: Vec<MessageView>,
 }
@@ -65,12 +66,13 @@ struct MessageView {
 }
 
 async fn outbox_page(
+    viewer: Viewer,
     State(state): State<AppState>,
     Query(filter): Query<Filter>,
 ) -> Result<OutboxPage, AppError> {
     let messages = messages(&state, &filter).await?;
     Ok(OutboxPage {
-        nav: "",
+        chrome: viewer.chrome(""),
         to: filter.to.unwrap_or_default(),
         messages: messages
             .into_iter()

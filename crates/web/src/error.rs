@@ -24,6 +24,10 @@ pub enum AppError {
     Missing { code: &'static str, message: String },
     /// The request itself is wrong: `code` for programs, `message` in Russian for people.
     BadRequest { code: &'static str, message: String },
+    /// The request needs a signed-in person.
+    Unauthorized,
+    /// A flow refused the request for a reason the person can act on.
+    Refused { status: StatusCode, code: &'static str, message: String, fields: Vec<FieldProblem> },
     /// A dependency (the database) is unreachable; try again later.
     Unavailable(String),
     /// A bug or an unexpected failure.
@@ -40,11 +44,21 @@ impl From<store::StoreError> for AppError {
     }
 }
 
+/// One wrong form field, for API clients to put the message beside the field.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FieldProblem {
+    pub field: &'static str,
+    pub code: &'static str,
+    pub message: String,
+}
+
 /// What the rendering layer needs to write an error body.
 #[derive(Debug, Clone, Serialize)]
 pub struct ErrorInfo {
     pub code: &'static str,
     pub message: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldProblem>,
     /// What went wrong inside, for the log only; never serialized to the client.
     #[serde(skip)]
     pub detail: Option<String>,
@@ -73,7 +87,7 @@ impl ErrorInfo {
             }
             _ => ("bad_request", "Неверный запрос"),
         };
-        Self { code, message: message.to_owned(), detail: None }
+        Self { code, message: message.to_owned(), fields: Vec::new(), detail: None }
     }
 }
 
@@ -81,11 +95,25 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, info) = match self {
             Self::NotFound => (StatusCode::NOT_FOUND, ErrorInfo::for_status(StatusCode::NOT_FOUND)),
-            Self::Missing { code, message } => {
-                (StatusCode::NOT_FOUND, ErrorInfo { code, message, detail: None })
-            }
-            Self::BadRequest { code, message } => {
-                (StatusCode::BAD_REQUEST, ErrorInfo { code, message, detail: None })
+            Self::Missing { code, message } => (
+                StatusCode::NOT_FOUND,
+                ErrorInfo { code, message, fields: Vec::new(), detail: None },
+            ),
+            Self::BadRequest { code, message } => (
+                StatusCode::BAD_REQUEST,
+                ErrorInfo { code, message, fields: Vec::new(), detail: None },
+            ),
+            Self::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                ErrorInfo {
+                    code: "unauthorized",
+                    message: "Войдите на портал".into(),
+                    fields: Vec::new(),
+                    detail: None,
+                },
+            ),
+            Self::Refused { status, code, message, fields } => {
+                (status, ErrorInfo { code, message, fields, detail: None })
             }
             Self::Unavailable(detail) => {
                 let status = StatusCode::SERVICE_UNAVAILABLE;
@@ -102,6 +130,52 @@ impl IntoResponse for AppError {
     }
 }
 
+impl From<identity::IdentityError> for AppError {
+    fn from(e: identity::IdentityError) -> Self {
+        use identity::IdentityError as E;
+        if e.is_internal() {
+            return match e {
+                E::Store(store) => store.into(),
+                other => Self::Internal(other.to_string()),
+            };
+        }
+        let status = match &e {
+            E::Fields(_)
+            | E::CodeWrong { .. }
+            | E::CodeExhausted
+            | E::WeakPassword(_)
+            | E::PasswordMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+            E::ContactTaken { .. } | E::NotConfirmed => StatusCode::CONFLICT,
+            E::ContactBlocked { .. } | E::ResendTooSoon { .. } | E::TooManyAttempts { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            E::CodeExpired => StatusCode::GONE,
+            E::RegistrationGone => StatusCode::NOT_FOUND,
+            E::BadCredentials => StatusCode::UNAUTHORIZED,
+            E::Locked { .. } => StatusCode::LOCKED,
+            E::Internal(_) | E::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let fields = match &e {
+            E::Fields(list) => list
+                .iter()
+                .map(|(field, err)| FieldProblem {
+                    field,
+                    code: err.code(),
+                    message: err.to_string(),
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        Self::Refused { status, code: e.code(), message: sentence(&e.to_string()), fields }
+    }
+}
+
+/// A message as a sentence: capital first letter.
+pub fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
+}
+
 /// The fallback for unknown paths.
 pub async fn not_found() -> AppError {
     AppError::NotFound
@@ -115,7 +189,7 @@ struct JsonError<'a> {
 #[derive(Template, WebTemplate)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
-    nav: &'a str,
+    chrome: crate::session::Chrome,
     status: u16,
     info: &'a ErrorInfo,
     request_id: &'a str,
@@ -170,8 +244,12 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
         parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         Body::from(serde_json::to_vec(&JsonError { error: &info }).unwrap_or_default())
     } else {
-        let page =
-            ErrorPage { nav: "", status: status.as_u16(), info: &info, request_id: &request_id };
+        let page = ErrorPage {
+            chrome: crate::session::Chrome::default(),
+            status: status.as_u16(),
+            info: &info,
+            request_id: &request_id,
+        };
         match page.render() {
             Ok(html) => {
                 parts.headers.insert(

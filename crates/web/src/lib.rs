@@ -2,6 +2,8 @@
 //! endpoints. Only this crate knows HTTP; it turns requests into calls on the feature
 //! crates and their results into askama pages or JSON.
 
+mod account;
+mod account_api;
 mod api;
 mod assets;
 mod dev;
@@ -9,6 +11,7 @@ mod error;
 mod layers;
 mod ops;
 mod pages;
+pub mod session;
 pub mod validate;
 
 use std::sync::Arc;
@@ -30,6 +33,9 @@ pub struct AppState {
     pub outbox: notify::Outbox,
     /// Serve `/dev/outbox` (development only).
     pub dev_outbox: bool,
+    pub identity: identity::Identity,
+    /// Mark cookies `Secure` with the `__Host-` prefix (the portal is served over TLS).
+    pub secure_cookies: bool,
 }
 
 /// The whole HTTP application: routes and the layers around them.
@@ -38,6 +44,8 @@ pub fn router(state: AppState) -> Router {
     metrics_handle();
     let routes = Router::new()
         .merge(pages::routes())
+        .merge(account::routes())
+        .nest("/api/v1", account_api::routes())
         .nest("/api/v1", api::routes())
         .merge(ops::routes())
         .merge(assets::routes())

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::AppState;
+use crate::session::{Chrome, Viewer};
 use crate::validate::{self, Context, Kind};
 
 pub fn routes() -> Router<AppState> {
@@ -21,11 +22,11 @@ pub fn routes() -> Router<AppState> {
 #[derive(Template, WebTemplate)]
 #[template(path = "home.html")]
 struct HomePage {
-    nav: &'static str,
+    chrome: Chrome,
 }
 
-async fn home() -> HomePage {
-    HomePage { nav: "home" }
+async fn home(viewer: Viewer) -> HomePage {
+    HomePage { chrome: viewer.chrome("home") }
 }
 
 /// One field of the form as the template shows it: what it is, and what was typed.
@@ -164,14 +165,14 @@ struct GroupView {
 #[derive(Template, WebTemplate)]
 #[template(path = "check.html")]
 struct CheckPage {
-    nav: &'static str,
+    chrome: Chrome,
     groups: Vec<GroupView>,
     nothing_entered: bool,
     checked: bool,
 }
 
 impl CheckPage {
-    fn new(values: &Values, cx: Option<Context<'_>>) -> Self {
+    fn new(chrome: Chrome, values: &Values, cx: Option<Context<'_>>) -> Self {
         let mut filled = 0;
         let groups = GROUPS
             .iter()
@@ -198,12 +199,7 @@ impl CheckPage {
                     .collect(),
             })
             .collect();
-        Self {
-            nav: "check",
-            groups,
-            nothing_entered: cx.is_some() && filled == 0,
-            checked: cx.is_some(),
-        }
+        Self { chrome, groups, nothing_entered: cx.is_some() && filled == 0, checked: cx.is_some() }
     }
 
     /// The fields with errors, in form order, for the summary at the top.
@@ -227,16 +223,20 @@ fn value<'a>(values: &'a Values, name: &str) -> &'a str {
     values.get(name).map_or("", String::as_str)
 }
 
-async fn check_form() -> CheckPage {
-    CheckPage::new(&Values::default(), None)
+async fn check_form(viewer: Viewer) -> CheckPage {
+    CheckPage::new(viewer.chrome("check"), &Values::default(), None)
 }
 
 /// Server-side validation for browsers without JavaScript (and for everyone on submit):
 /// the page comes back with what was typed, an error summary and a message per field.
-async fn check_submit(State(state): State<AppState>, Form(values): Form<Values>) -> Response {
+async fn check_submit(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Form(values): Form<Values>,
+) -> Response {
     let today = domain::moscow_date(state.clock.now());
     let cx = Context { bik: Some(value(&values, "bik")), today };
-    let page = CheckPage::new(&values, Some(cx));
+    let page = CheckPage::new(viewer.chrome("check"), &values, Some(cx));
     let status = if page.has_errors() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     (status, page).into_response()
 }

@@ -1,0 +1,524 @@
+//! Account pages: registration (form → code → password), sign-in, sign-out, the cabinet.
+//! Each page works without JavaScript; on a refusal the page comes back with what was
+//! typed (passwords excepted) and the reason in Russian.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Form;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use identity::{
+    AccountView, IdentityError, Proof, RegistrationForm, RegistrationState, SessionView,
+};
+
+use crate::error::sentence;
+use crate::session::{Chrome, ClientOrigin, SignedIn, Viewer, clear_cookie, session_cookie};
+use crate::{AppError, AppState};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/register", get(register_form).post(register_submit))
+        .route("/register/{token}", get(confirm_page).post(confirm_submit))
+        .route("/register/{token}/resend", post(resend))
+        .route("/register/{token}/link/{link}", get(confirm_link))
+        .route("/register/{token}/password", get(password_page).post(password_submit))
+        .route("/login", get(login_form).post(login_submit))
+        .route("/logout", post(logout))
+        .route("/cabinet", get(cabinet))
+}
+
+type Values = HashMap<String, String>;
+
+fn value(values: &Values, name: &str) -> String {
+    values.get(name).cloned().unwrap_or_default()
+}
+
+/// Field errors by field name, plus refusals that concern the whole form.
+#[derive(Debug, Default)]
+struct FormErrors {
+    fields: Vec<(&'static str, String)>,
+    general: Option<String>,
+}
+
+impl FormErrors {
+    fn from(e: &IdentityError) -> Self {
+        match e {
+            IdentityError::Fields(list) => Self {
+                fields: list.iter().map(|(f, err)| (*f, err.to_string())).collect(),
+                general: None,
+            },
+            other => Self { fields: Vec::new(), general: Some(sentence(&other.to_string())) },
+        }
+    }
+
+    fn get(&self, field: &str) -> Option<&String> {
+        self.fields.iter().find(|(f, _)| *f == field).map(|(_, m)| m)
+    }
+
+    fn any(&self) -> bool {
+        !self.fields.is_empty() || self.general.is_some()
+    }
+}
+
+/// Internal failures become the 500/503 page; refusals stay on the form.
+fn refusal(e: IdentityError) -> Result<FormErrors, AppError> {
+    if e.is_internal() { Err(e.into()) } else { Ok(FormErrors::from(&e)) }
+}
+
+fn label(field: &str) -> &'static str {
+    match field {
+        "surname" => "Фамилия",
+        "given_name" => "Имя",
+        "patronymic" => "Отчество",
+        "contact" => "Телефон или электронная почта",
+        "accept_terms" => "Условия использования",
+        "accept_pd" => "Персональные данные",
+        _ => "Поле",
+    }
+}
+
+fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+
+// --- registration, step 1 ----------------------------------------------------------------
+
+#[derive(Template, WebTemplate)]
+#[template(path = "register.html")]
+struct RegisterPage {
+    chrome: Chrome,
+    surname: String,
+    given_name: String,
+    patronymic: String,
+    contact: String,
+    accept_terms: bool,
+    accept_pd: bool,
+    errors: FormErrors,
+    terms_version: String,
+}
+
+impl RegisterPage {
+    fn new(viewer: &Viewer, state: &AppState, values: &Values, errors: FormErrors) -> Self {
+        Self {
+            chrome: viewer.chrome("register"),
+            surname: value(values, "surname"),
+            given_name: value(values, "given_name"),
+            patronymic: value(values, "patronymic"),
+            contact: value(values, "contact"),
+            accept_terms: values.contains_key("accept_terms"),
+            accept_pd: values.contains_key("accept_pd"),
+            errors,
+            terms_version: state.identity.policy().terms_version.clone(),
+        }
+    }
+
+    /// The three name fields: (name, label, hint, value, autocomplete).
+    fn name_fields(&self) -> [(&'static str, &'static str, &'static str, &str, &'static str); 3] {
+        [
+            (
+                "surname",
+                "Фамилия",
+                "Как в паспорте, русскими буквами",
+                &self.surname,
+                "family-name",
+            ),
+            ("given_name", "Имя", "Русскими буквами", &self.given_name, "given-name"),
+            ("patronymic", "Отчество", "Если есть", &self.patronymic, "additional-name"),
+        ]
+    }
+
+    fn summary(&self) -> Vec<(&'static str, &'static str, &String)> {
+        self.errors.fields.iter().map(|(f, m)| (*f, label(f), m)).collect()
+    }
+}
+
+async fn register_form(viewer: Viewer, State(state): State<AppState>) -> RegisterPage {
+    RegisterPage::new(&viewer, &state, &Values::new(), FormErrors::default())
+}
+
+async fn register_submit(
+    viewer: Viewer,
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+    Form(values): Form<Values>,
+) -> Result<Response, AppError> {
+    let form = RegistrationForm {
+        surname: value(&values, "surname"),
+        given_name: value(&values, "given_name"),
+        patronymic: value(&values, "patronymic"),
+        contact: value(&values, "contact"),
+        accept_terms: values.contains_key("accept_terms"),
+        accept_pd: values.contains_key("accept_pd"),
+    };
+    match state.identity.start_registration(&form, &origin, state.clock.now()).await {
+        Ok(token) => Ok(see_other(&format!("/register/{token}"))),
+        Err(e) => {
+            let errors = refusal(e)?;
+            let page = RegisterPage::new(&viewer, &state, &values, errors);
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
+}
+
+// --- registration, step 2: the code ------------------------------------------------------
+
+#[derive(Template, WebTemplate)]
+#[template(path = "register_confirm.html")]
+struct ConfirmPage {
+    chrome: Chrome,
+    token: String,
+    masked: String,
+    by_email: bool,
+    resend_in: i64,
+    minutes: i64,
+    error: Option<String>,
+    sent_again: bool,
+}
+
+fn confirm_view(
+    viewer: &Viewer,
+    state: &AppState,
+    token: String,
+    reg: &RegistrationState,
+    error: Option<String>,
+    sent_again: bool,
+) -> ConfirmPage {
+    let now = state.clock.now();
+    ConfirmPage {
+        chrome: viewer.chrome("register"),
+        token,
+        masked: reg.masked_contact.clone(),
+        by_email: reg.contact_kind == "email",
+        resend_in: (reg.resend_at - now).num_seconds().max(0),
+        minutes: state.identity.policy().code_ttl.num_minutes(),
+        error,
+        sent_again,
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct SentQuery {
+    sent: Option<String>,
+}
+
+async fn confirm_page(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Query(q): Query<SentQuery>,
+) -> Result<Response, AppError> {
+    let reg = state.identity.registration(&token, state.clock.now()).await?;
+    if reg.completed {
+        return Ok(see_other("/login"));
+    }
+    if reg.confirmed {
+        return Ok(see_other(&format!("/register/{token}/password")));
+    }
+    Ok(confirm_view(&viewer, &state, token, &reg, None, q.sent.is_some()).into_response())
+}
+
+async fn confirm_submit(
+    viewer: Viewer,
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Form(values): Form<Values>,
+) -> Result<Response, AppError> {
+    let now = state.clock.now();
+    let code = value(&values, "code");
+    match state.identity.confirm_registration(&token, Proof::Code(&code), &origin, now).await {
+        Ok(()) => Ok(see_other(&format!("/register/{token}/password"))),
+        Err(e) => {
+            let message = refusal(e)?.general;
+            let reg = state.identity.registration(&token, now).await?;
+            let page = confirm_view(&viewer, &state, token, &reg, message, false);
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
+}
+
+async fn resend(
+    viewer: Viewer,
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, AppError> {
+    let now = state.clock.now();
+    match state.identity.resend_registration_code(&token, &origin, now).await {
+        Ok(()) => Ok(see_other(&format!("/register/{token}?sent=1"))),
+        Err(e) => {
+            let message = refusal(e)?.general;
+            let reg = state.identity.registration(&token, now).await?;
+            let page = confirm_view(&viewer, &state, token, &reg, message, false);
+            Ok((StatusCode::TOO_MANY_REQUESTS, page).into_response())
+        }
+    }
+}
+
+async fn confirm_link(
+    viewer: Viewer,
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+    Path((token, link)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let now = state.clock.now();
+    match state.identity.confirm_registration(&token, Proof::Link(&link), &origin, now).await {
+        Ok(()) => Ok(see_other(&format!("/register/{token}/password"))),
+        Err(e) => {
+            let message = refusal(e)?.general;
+            let reg = state.identity.registration(&token, now).await?;
+            let page = confirm_view(&viewer, &state, token, &reg, message, false);
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
+}
+
+// --- registration, step 3: the password --------------------------------------------------
+
+#[derive(Template, WebTemplate)]
+#[template(path = "register_password.html")]
+struct PasswordPage {
+    chrome: Chrome,
+    token: String,
+    masked: String,
+    rules: Vec<String>,
+    unmet: Vec<String>,
+    error: Option<String>,
+}
+
+fn password_rules(state: &AppState) -> Vec<String> {
+    let p = &state.identity.policy().password;
+    let mut rules = vec![format!("от {} до {} символов", p.min_len, p.max_len)];
+    if p.upper && p.lower {
+        rules.push("заглавные и строчные буквы".into());
+    }
+    if p.digit {
+        rules.push("хотя бы одна цифра".into());
+    }
+    if !p.specials.is_empty() {
+        let list: Vec<String> = p.specials.chars().map(String::from).collect();
+        rules.push(format!("хотя бы один из символов {}", list.join(" ")));
+    }
+    rules.push("не распространённый и не простой для подбора".into());
+    rules
+}
+
+async fn password_page(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, AppError> {
+    let reg = state.identity.registration(&token, state.clock.now()).await?;
+    if !reg.confirmed {
+        return Ok(see_other(&format!("/register/{token}")));
+    }
+    if reg.completed {
+        return Ok(see_other("/login"));
+    }
+    let page = PasswordPage {
+        chrome: viewer.chrome("register"),
+        rules: password_rules(&state),
+        token,
+        masked: reg.masked_contact,
+        unmet: Vec::new(),
+        error: None,
+    };
+    Ok(page.into_response())
+}
+
+async fn password_submit(
+    viewer: Viewer,
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Form(values): Form<Values>,
+) -> Result<Response, AppError> {
+    let now = state.clock.now();
+    let password = value(&values, "password");
+    let repeat = value(&values, "repeat");
+    match state.identity.complete_registration(&token, &password, &repeat, &origin, now).await {
+        Ok(session) => Ok(signed_in_redirect(&state, &session.token, session.expires_at, now)),
+        Err(e) => {
+            let (unmet, error) = match e {
+                IdentityError::WeakPassword(unmet) => (unmet, None),
+                other => (Vec::new(), refusal(other)?.general),
+            };
+            let reg = state.identity.registration(&token, now).await?;
+            let page = PasswordPage {
+                chrome: viewer.chrome("register"),
+                rules: password_rules(&state),
+                token,
+                masked: reg.masked_contact,
+                unmet,
+                error,
+            };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
+}
+
+fn signed_in_redirect(
+    state: &AppState,
+    token: &str,
+    expires: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Response {
+    let mut response = see_other("/cabinet");
+    let max_age = (expires - now).num_seconds().max(0);
+    response.headers_mut().insert(header::SET_COOKIE, session_cookie(state, token, max_age));
+    response
+}
+
+// --- sign-in and sign-out ----------------------------------------------------------------
+
+#[derive(Template, WebTemplate)]
+#[template(path = "login.html")]
+struct LoginPage {
+    chrome: Chrome,
+    login: String,
+    error: Option<String>,
+}
+
+async fn login_form(viewer: Viewer) -> Response {
+    if viewer.0.is_some() {
+        return see_other("/cabinet");
+    }
+    LoginPage { chrome: viewer.chrome("login"), login: String::new(), error: None }.into_response()
+}
+
+async fn login_submit(
+    viewer: Viewer,
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+    Form(values): Form<Values>,
+) -> Result<Response, AppError> {
+    let now = state.clock.now();
+    let login = value(&values, "login");
+    match state.identity.sign_in(&login, &value(&values, "password"), &origin, now).await {
+        Ok(session) => Ok(signed_in_redirect(&state, &session.token, session.expires_at, now)),
+        Err(e) => {
+            let status = if matches!(e, IdentityError::Locked { .. }) {
+                StatusCode::LOCKED
+            } else if matches!(e, IdentityError::TooManyAttempts { .. }) {
+                StatusCode::TOO_MANY_REQUESTS
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
+            let error = refusal(e)?.general;
+            Ok((status, LoginPage { chrome: viewer.chrome("login"), login, error }).into_response())
+        }
+    }
+}
+
+async fn logout(
+    viewer: Viewer,
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+) -> Result<Response, AppError> {
+    if let Some(session) = &viewer.0 {
+        state.identity.sign_out(session, &origin, state.clock.now()).await?;
+    }
+    let mut response = see_other("/");
+    response.headers_mut().insert(header::SET_COOKIE, clear_cookie(&state));
+    Ok(response)
+}
+
+// --- the cabinet -------------------------------------------------------------------------
+
+#[derive(Template, WebTemplate)]
+#[template(path = "cabinet.html")]
+struct CabinetPage {
+    chrome: Chrome,
+    account: AccountView,
+    level: &'static str,
+    sessions: Vec<SessionLine>,
+    journal: Vec<JournalLine>,
+}
+
+struct SessionLine {
+    s: SessionView,
+    started: String,
+    seen: String,
+    current: bool,
+}
+
+struct JournalLine {
+    at: String,
+    what: &'static str,
+    ok: bool,
+    ip: String,
+    device: String,
+}
+
+/// Moscow time as pages show it.
+pub fn msk(at: DateTime<Utc>) -> String {
+    at.with_timezone(&domain::clock::moscow()).format("%d.%m.%Y %H:%M").to_string()
+}
+
+fn level_label(level: &str) -> &'static str {
+    match level {
+        "standard" => "Стандартная",
+        "confirmed" => "Подтверждённая",
+        _ => "Упрощённая",
+    }
+}
+
+fn action_label(action: &str) -> &'static str {
+    match action {
+        "account.registered" => "Регистрация учётной записи",
+        "signin.ok" => "Вход",
+        "signin.failed" => "Неудачная попытка входа",
+        "signin.refused" => "Вход отклонён: учётная запись заблокирована",
+        "account.locked" => "Вход заблокирован после неверных паролей",
+        "session.ended" => "Выход",
+        "code.failed" => "Неверный код подтверждения",
+        "contact.confirmed" => "Контакт подтверждён",
+        "password.changed" => "Пароль изменён",
+        _ => "Действие",
+    }
+}
+
+async fn cabinet(
+    SignedIn(session): SignedIn,
+    State(state): State<AppState>,
+) -> Result<CabinetPage, AppError> {
+    let now = state.clock.now();
+    let account = state.identity.account(&session.account_id).await?;
+    let sessions = state
+        .identity
+        .sessions(&session.account_id, now)
+        .await?
+        .into_iter()
+        .map(|s| SessionLine {
+            started: msk(s.created_at),
+            seen: msk(s.last_seen_at),
+            current: s.id == session.id,
+            s,
+        })
+        .collect();
+    let journal = journal::Journal::new(state.db.clone())
+        .for_subject(&session.account_id, 30)
+        .await?
+        .into_iter()
+        .map(|r| JournalLine {
+            at: msk(store::from_micros(r.at)),
+            what: action_label(&r.action),
+            ok: r.outcome == "ok",
+            ip: r.ip.unwrap_or_default(),
+            device: identity::device_of(r.user_agent.as_deref()),
+        })
+        .collect();
+    Ok(CabinetPage {
+        chrome: Chrome { nav: "cabinet", signed_in: true },
+        level: level_label(&account.level),
+        account,
+        sessions,
+        journal,
+    })
+}

@@ -1,0 +1,250 @@
+//! The account flows as JSON for mobile apps: the same steps as the pages, a session
+//! token in the body instead of a cookie (send it as `Authorization: Bearer …`).
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use chrono::{DateTime, Utc};
+use identity::{NewSession, Proof, RegistrationForm};
+use serde::{Deserialize, Serialize};
+
+use crate::session::{ClientOrigin, SignedIn};
+use crate::{AppError, AppState};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/registrations", post(start))
+        .route("/registrations/{token}", get(status))
+        .route("/registrations/{token}/confirm", post(confirm))
+        .route("/registrations/{token}/resend", post(resend))
+        .route("/registrations/{token}/complete", post(complete))
+        .route("/sessions", post(sign_in))
+        .route("/session", delete(sign_out))
+        .route("/me", get(me))
+        .route("/password/check", post(check_password))
+}
+
+#[derive(Debug, Deserialize)]
+struct StartBody {
+    surname: String,
+    given_name: String,
+    #[serde(default)]
+    patronymic: String,
+    contact: String,
+    #[serde(default)]
+    accept_terms: bool,
+    #[serde(default)]
+    accept_pd: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct RegistrationStatus {
+    token: String,
+    masked_contact: String,
+    contact_kind: &'static str,
+    confirmed: bool,
+    completed: bool,
+    resend_at: DateTime<Utc>,
+    code_expires_at: DateTime<Utc>,
+}
+
+async fn registration_status(
+    state: &AppState,
+    token: String,
+) -> Result<RegistrationStatus, AppError> {
+    let r = state.identity.registration(&token, state.clock.now()).await?;
+    Ok(RegistrationStatus {
+        token,
+        masked_contact: r.masked_contact,
+        contact_kind: r.contact_kind,
+        confirmed: r.confirmed,
+        completed: r.completed,
+        resend_at: r.resend_at,
+        code_expires_at: r.code_expires_at,
+    })
+}
+
+/// `POST /api/v1/registrations`: step 1; a code goes to the contact.
+async fn start(
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+    Json(b): Json<StartBody>,
+) -> Result<Response, AppError> {
+    let form = RegistrationForm {
+        surname: b.surname,
+        given_name: b.given_name,
+        patronymic: b.patronymic,
+        contact: b.contact,
+        accept_terms: b.accept_terms,
+        accept_pd: b.accept_pd,
+    };
+    let token = state.identity.start_registration(&form, &origin, state.clock.now()).await?;
+    Ok((StatusCode::CREATED, Json(registration_status(&state, token).await?)).into_response())
+}
+
+async fn status(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Json<RegistrationStatus>, AppError> {
+    Ok(Json(registration_status(&state, token).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct ConfirmBody {
+    code: Option<String>,
+    link: Option<String>,
+}
+
+/// `POST /api/v1/registrations/{token}/confirm` with `{"code": "123456"}`.
+async fn confirm(
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Json(b): Json<ConfirmBody>,
+) -> Result<Json<RegistrationStatus>, AppError> {
+    let proof = match (&b.code, &b.link) {
+        (Some(code), _) => Proof::Code(code),
+        (None, Some(link)) => Proof::Link(link),
+        (None, None) => {
+            return Err(AppError::BadRequest {
+                code: "code",
+                message: "code: укажите код подтверждения".into(),
+            });
+        }
+    };
+    state.identity.confirm_registration(&token, proof, &origin, state.clock.now()).await?;
+    Ok(Json(registration_status(&state, token).await?))
+}
+
+async fn resend(
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Json<RegistrationStatus>, AppError> {
+    state.identity.resend_registration_code(&token, &origin, state.clock.now()).await?;
+    Ok(Json(registration_status(&state, token).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct PasswordBody {
+    password: String,
+    repeat: String,
+}
+
+#[derive(Debug, Serialize)]
+struct SessionBody {
+    session: String,
+    account_id: String,
+    expires_at: DateTime<Utc>,
+}
+
+impl From<NewSession> for SessionBody {
+    fn from(s: NewSession) -> Self {
+        Self { session: s.token, account_id: s.account_id, expires_at: s.expires_at }
+    }
+}
+
+/// `POST /api/v1/registrations/{token}/complete`: step 3; answers with a session.
+async fn complete(
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Json(b): Json<PasswordBody>,
+) -> Result<Response, AppError> {
+    let session = state
+        .identity
+        .complete_registration(&token, &b.password, &b.repeat, &origin, state.clock.now())
+        .await?;
+    Ok((StatusCode::CREATED, Json(SessionBody::from(session))).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct SignInBody {
+    login: String,
+    password: String,
+}
+
+/// `POST /api/v1/sessions`: sign in by phone or e-mail and password.
+async fn sign_in(
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+    Json(b): Json<SignInBody>,
+) -> Result<Response, AppError> {
+    let session = state.identity.sign_in(&b.login, &b.password, &origin, state.clock.now()).await?;
+    Ok((StatusCode::CREATED, Json(SessionBody::from(session))).into_response())
+}
+
+/// `DELETE /api/v1/session`: signs the bearer out.
+async fn sign_out(
+    SignedIn(session): SignedIn,
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+) -> Result<StatusCode, AppError> {
+    state.identity.sign_out(&session, &origin, state.clock.now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize)]
+struct Me {
+    id: String,
+    surname: String,
+    given_name: String,
+    patronymic: Option<String>,
+    level: String,
+    contacts: Vec<MeContact>,
+    created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+struct MeContact {
+    kind: String,
+    value: String,
+    confirmed: bool,
+}
+
+/// `GET /api/v1/me`: the signed-in person's profile.
+async fn me(
+    SignedIn(session): SignedIn,
+    State(state): State<AppState>,
+) -> Result<Json<Me>, AppError> {
+    let a = state.identity.account(&session.account_id).await?;
+    Ok(Json(Me {
+        id: a.id,
+        surname: a.surname,
+        given_name: a.given_name,
+        patronymic: a.patronymic,
+        level: a.level,
+        contacts: a
+            .contacts
+            .into_iter()
+            .map(|c| MeContact { kind: c.kind, value: c.value, confirmed: c.confirmed })
+            .collect(),
+        created_at: a.created_at,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+struct CheckBody {
+    password: String,
+    #[serde(default)]
+    personal: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct CheckResult {
+    valid: bool,
+    unmet: Vec<String>,
+}
+
+/// `POST /api/v1/password/check`: every rule a password breaks, for live hints.
+async fn check_password(
+    State(state): State<AppState>,
+    Json(b): Json<CheckBody>,
+) -> Json<CheckResult> {
+    let personal: Vec<&str> = b.personal.iter().map(String::as_str).collect();
+    let unmet = state.identity.policy().password.check(&b.password, &personal);
+    Json(CheckResult { valid: unmet.is_empty(), unmet })
+}

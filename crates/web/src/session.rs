@@ -1,0 +1,133 @@
+//! Who is asking: the session cookie (or an API bearer token), the signed-in viewer, and
+//! where the request came from (IP, browser) for the journal.
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use identity::SessionInfo;
+use journal::Origin;
+
+use crate::{AppError, AppState};
+
+/// The cookie's name; under TLS the `__Host-` prefix pins it to our origin.
+fn cookie_name(secure: bool) -> &'static str {
+    if secure { "__Host-uslugi_session" } else { "uslugi_session" }
+}
+
+/// The session token a request carries: `Authorization: Bearer …` (API clients) or the
+/// session cookie (browsers).
+fn token(parts: &Parts, secure: bool) -> Option<String> {
+    if let Some(bearer) = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    {
+        return Some(bearer.trim().to_owned());
+    }
+    let name = cookie_name(secure);
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// `Set-Cookie` for a new session: HttpOnly, SameSite=Lax, Secure under TLS.
+pub fn session_cookie(state: &AppState, token: &str, max_age_secs: i64) -> HeaderValue {
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    let value = format!(
+        "{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}",
+        cookie_name(state.secure_cookies)
+    );
+    HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static(""))
+}
+
+/// `Set-Cookie` that removes the session cookie.
+pub fn clear_cookie(state: &AppState) -> HeaderValue {
+    session_cookie(state, "", 0)
+}
+
+/// The page chrome: which menu item is current and whether someone is signed in.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Chrome {
+    pub nav: &'static str,
+    pub signed_in: bool,
+}
+
+/// The session of the request, if any (pages render for everyone).
+#[derive(Debug, Clone)]
+pub struct Viewer(pub Option<SessionInfo>);
+
+impl Viewer {
+    pub fn chrome(&self, nav: &'static str) -> Chrome {
+        Chrome { nav, signed_in: self.0.is_some() }
+    }
+}
+
+async fn session_of(parts: &Parts, state: &AppState) -> Result<Option<SessionInfo>, AppError> {
+    let Some(token) = token(parts, state.secure_cookies) else {
+        return Ok(None);
+    };
+    state.identity.session(&token, state.clock.now()).await.map_err(AppError::from)
+}
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        Ok(Self(session_of(parts, state).await?))
+    }
+}
+
+/// A signed-in person; pages without one redirect to the sign-in page.
+#[derive(Debug, Clone)]
+pub struct SignedIn(pub SessionInfo);
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        match session_of(parts, state).await {
+            Ok(Some(s)) => Ok(Self(s)),
+            Ok(None) if is_api(parts) => Err(AppError::Unauthorized.into_response()),
+            Ok(None) => Err(Redirect::to("/login").into_response()),
+            Err(e) => Err(e.into_response()),
+        }
+    }
+}
+
+/// Whether the request is for the JSON API (nested routers see a stripped path).
+fn is_api(parts: &Parts) -> bool {
+    let path = parts
+        .extensions
+        .get::<axum::extract::OriginalUri>()
+        .map_or(parts.uri.path(), |original| original.path());
+    path.starts_with("/api/")
+}
+
+/// Where the request came from: the peer address and the browser's User-Agent.
+#[derive(Debug, Clone)]
+pub struct ClientOrigin(pub Origin);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientOrigin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<std::net::SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(300).collect());
+        Ok(Self(Origin { ip, user_agent }))
+    }
+}
