@@ -34,6 +34,10 @@ pub enum IdentityError {
     PasswordMismatch,
     #[error("неверный логин или пароль")]
     BadCredentials,
+    #[error("неверный текущий пароль")]
+    WrongCurrentPassword,
+    #[error("слишком много кодов для этого контакта, повторите после {} (МСК)", msk(until))]
+    TooManyCodes { until: DateTime<Utc> },
     #[error(
         "вход заблокирован до {} (МСК) после нескольких неверных паролей. Подождите или восстановите пароль",
         msk(until)
@@ -75,6 +79,8 @@ impl IdentityError {
             Self::WeakPassword(_) => "weak_password",
             Self::PasswordMismatch => "password_mismatch",
             Self::BadCredentials => "bad_credentials",
+            Self::WrongCurrentPassword => "wrong_current_password",
+            Self::TooManyCodes { .. } => "too_many_codes",
             Self::Locked { .. } => "locked",
             Self::TooManyAttempts { .. } => "too_many_attempts",
             Self::Internal(_) | Self::Store(_) => "internal",

@@ -37,6 +37,8 @@ pub struct Policy {
     pub contact_window: Duration,
     /// …for this long.
     pub contact_block: Duration,
+    /// Codes sent to one contact within `contact_window` before further sends wait.
+    pub codes_per_window: i64,
     /// How long a started registration may wait for its code and password.
     pub registration_ttl: Duration,
     pub login_attempts: i64,
@@ -63,6 +65,7 @@ impl Default for Policy {
             contact_failures: 5,
             contact_window: Duration::hours(1),
             contact_block: Duration::minutes(30),
+            codes_per_window: 10,
             registration_ttl: Duration::hours(1),
             login_attempts: 5,
             login_lock: Duration::minutes(15),
@@ -216,6 +219,18 @@ pub enum Proof<'a> {
 }
 
 const REGISTRATION: &str = "registration";
+const RECOVERY: &str = "recovery";
+const CONTACT: &str = "contact";
+
+/// A recovery or contact change in progress, as its pages show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowState {
+    pub masked_contact: String,
+    pub contact_kind: String,
+    pub confirmed: bool,
+    pub completed: bool,
+    pub resend_at: DateTime<Utc>,
+}
 
 /// The identity service.
 #[derive(Debug, Clone)]
@@ -397,6 +412,7 @@ impl Identity {
         {
             return Err(IdentityError::ContactBlocked { until: from_micros(until) });
         }
+        self.count_send(&index, now).await?;
         let token = random_token();
         let id = self.vault.secret_hash(REGISTRATION, &token);
         let now_us = to_micros(now);
@@ -538,6 +554,7 @@ impl Identity {
                 });
             }
         }
+        self.count_send(&r.contact_index, now).await?;
         let mut tx = self.db.begin().await?;
         self.send_code(&mut tx, REGISTRATION, &r.id, &contact, &r.contact_index, Some(token), now)
             .await?;
@@ -763,6 +780,485 @@ impl Identity {
         if password != repeat {
             return Err(IdentityError::PasswordMismatch);
         }
+        Ok(())
+    }
+
+    // --- sending limits ------------------------------------------------------------------
+
+    /// Counts a code about to be sent to a contact; refuses when too many went out in
+    /// the window (so nobody can flood a stranger's phone through these forms). Call it
+    /// before opening the transaction that sends.
+    async fn count_send(&self, index: &str, now: DateTime<Utc>) -> Result<(), IdentityError> {
+        let key = format!("send:{index}");
+        let now_us = to_micros(now);
+        if let Some(until) = rows::throttle_blocked(&self.db, &key, now_us).await? {
+            return Err(IdentityError::TooManyCodes { until: from_micros(until) });
+        }
+        let window = self.policy.contact_window.num_microseconds().unwrap_or(i64::MAX);
+        rows::throttle_failure(
+            &self.db,
+            &key,
+            now_us,
+            window,
+            self.policy.codes_per_window + 1,
+            window,
+        )
+        .await?;
+        Ok(())
+    }
+
+    // --- recovery and contact change -----------------------------------------------------
+
+    async fn flow_row(
+        &self,
+        purpose: &str,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<rows::ContactFlowRow, IdentityError> {
+        let id = self.vault.secret_hash(purpose, token);
+        match rows::get_flow(&self.db, &id).await? {
+            Some(f)
+                if f.purpose == purpose
+                    && (f.expires_at > to_micros(now) || f.completed_at.is_some()) =>
+            {
+                Ok(f)
+            }
+            _ => Err(IdentityError::RegistrationGone),
+        }
+    }
+
+    fn flow_contact(&self, f: &rows::ContactFlowRow) -> Result<Contact, IdentityError> {
+        let value = self.vault.decrypt(&f.contact_value, "contact.value")?;
+        Contact::parse(&value)
+            .map_err(|_| IdentityError::Internal("stored contact does not parse".into()))
+    }
+
+    /// Where a recovery or contact change stands.
+    pub async fn flow(
+        &self,
+        purpose_is_recovery: bool,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<FlowState, IdentityError> {
+        let purpose = if purpose_is_recovery { RECOVERY } else { CONTACT };
+        let f = self.flow_row(purpose, token, now).await?;
+        let contact = self.flow_contact(&f)?;
+        let sent = rows::latest_code(&self.db, purpose, &f.id)
+            .await?
+            .map_or(now, |c| from_micros(c.created_at));
+        Ok(FlowState {
+            masked_contact: contact.masked(),
+            contact_kind: contact.kind().to_owned(),
+            confirmed: f.confirmed_at.is_some(),
+            completed: f.completed_at.is_some(),
+            resend_at: sent + self.policy.resend_after,
+        })
+    }
+
+    /// Opens a flow for `contact` and sends its code (or, for an unknown contact in a
+    /// recovery, stores one that is never sent). Returns the flow token.
+    async fn open_flow(
+        &self,
+        purpose: &str,
+        account_id: Option<&str>,
+        contact: &Contact,
+        send: bool,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<String, IdentityError> {
+        let index = self.vault.blind_index(contact.kind(), contact.value());
+        if let Some(until) =
+            rows::throttle_blocked(&self.db, &Self::contact_key(&index), to_micros(now)).await?
+        {
+            return Err(IdentityError::ContactBlocked { until: from_micros(until) });
+        }
+        self.count_send(&index, now).await?;
+        let token = random_token();
+        let id = self.vault.secret_hash(purpose, &token);
+        let mut tx = self.db.begin().await?;
+        rows::insert_flow(
+            &mut tx,
+            &rows::ContactFlowRow {
+                id: id.clone(),
+                purpose: purpose.to_owned(),
+                account_id: account_id.map(str::to_owned),
+                contact_kind: contact.kind().to_owned(),
+                contact_value: self.vault.encrypt(contact.value(), "contact.value"),
+                contact_index: index.clone(),
+                confirmed_at: None,
+                completed_at: None,
+                created_at: to_micros(now),
+                expires_at: to_micros(now + self.policy.registration_ttl),
+            },
+        )
+        .await?;
+        if send {
+            self.send_code(&mut tx, purpose, &id, contact, &index, None, now).await?;
+        } else {
+            rows::insert_code(
+                &mut tx,
+                &CodeRow {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    purpose: purpose.to_owned(),
+                    flow_id: id.clone(),
+                    contact_index: index.clone(),
+                    code_hash: self.vault.secret_hash(purpose, &random_token()),
+                    link_hash: None,
+                    attempts: 0,
+                    created_at: to_micros(now),
+                    expires_at: to_micros(now + self.policy.code_ttl),
+                    used_at: None,
+                },
+            )
+            .await?;
+        }
+        self.journal(
+            &mut tx,
+            &format!("{purpose}.started"),
+            Outcome::Ok,
+            account_id,
+            origin,
+            serde_json::json!({"kind": contact.kind()}),
+            now,
+        )
+        .await?;
+        commit(tx).await?;
+        self.outbox.wake();
+        Ok(token)
+    }
+
+    /// «Забыли пароль?»: a code to the phone or e-mail typed, if it is a confirmed
+    /// contact of an account. The answer is the same either way.
+    pub async fn start_recovery(
+        &self,
+        login: &str,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<String, IdentityError> {
+        let contact =
+            Contact::parse(login).map_err(|e| IdentityError::Fields(vec![("login", e)]))?;
+        let index = self.vault.blind_index(contact.kind(), contact.value());
+        let account = rows::contact_by_index(&self.db, contact.kind(), &index)
+            .await?
+            .filter(|c| c.confirmed_at.is_some())
+            .map(|c| c.account_id);
+        self.open_flow(RECOVERY, account.as_deref(), &contact, account.is_some(), origin, now).await
+    }
+
+    /// The code of a recovery or contact change.
+    pub async fn confirm_flow(
+        &self,
+        recovery: bool,
+        token: &str,
+        code: &str,
+        session: Option<&SessionInfo>,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), IdentityError> {
+        let purpose = if recovery { RECOVERY } else { CONTACT };
+        let f = self.flow_row(purpose, token, now).await?;
+        if !recovery && session.map(|s| s.account_id.as_str()) != f.account_id.as_deref() {
+            return Err(IdentityError::RegistrationGone);
+        }
+        if f.confirmed_at.is_some() {
+            return Ok(());
+        }
+        let mut tx = self
+            .check_code(
+                purpose,
+                &f.id,
+                &f.contact_index,
+                Proof::Code(code),
+                f.account_id.as_deref(),
+                origin,
+                now,
+            )
+            .await?;
+        rows::confirm_flow(&mut tx, &f.id, to_micros(now)).await?;
+        commit(tx).await?;
+        if !recovery {
+            return self.apply_contact_change(&f, origin, now).await;
+        }
+        Ok(())
+    }
+
+    /// «Отправить снова» for a recovery or contact change.
+    pub async fn resend_flow_code(
+        &self,
+        recovery: bool,
+        token: &str,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), IdentityError> {
+        let purpose = if recovery { RECOVERY } else { CONTACT };
+        let f = self.flow_row(purpose, token, now).await?;
+        let contact = self.flow_contact(&f)?;
+        if let Some(last) = rows::latest_code(&self.db, purpose, &f.id).await? {
+            let ready = from_micros(last.created_at) + self.policy.resend_after;
+            if now < ready {
+                return Err(IdentityError::ResendTooSoon {
+                    seconds: (ready - now).num_seconds().max(1),
+                });
+            }
+        }
+        self.count_send(&f.contact_index, now).await?;
+        let mut tx = self.db.begin().await?;
+        if f.account_id.is_some() {
+            self.send_code(&mut tx, purpose, &f.id, &contact, &f.contact_index, None, now).await?;
+        }
+        self.journal(
+            &mut tx,
+            "code.resent",
+            Outcome::Ok,
+            f.account_id.as_deref(),
+            origin,
+            serde_json::json!({"purpose": purpose}),
+            now,
+        )
+        .await?;
+        commit(tx).await?;
+        self.outbox.wake();
+        Ok(())
+    }
+
+    /// The new password of a recovery: every session ends, every contact is told.
+    pub async fn complete_recovery(
+        &self,
+        token: &str,
+        password: &str,
+        repeat: &str,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), IdentityError> {
+        let f = self.flow_row(RECOVERY, token, now).await?;
+        let (Some(account_id), Some(_), None) =
+            (f.account_id.as_deref(), f.confirmed_at, f.completed_at)
+        else {
+            return Err(IdentityError::NotConfirmed);
+        };
+        let account = self.account(account_id).await?;
+        self.check_new_password(password, repeat, &[&account.surname, &account.given_name])?;
+        let hash =
+            self.hasher.hash(password).await.map_err(|e| IdentityError::Internal(e.to_string()))?;
+        let contacts = self.confirmed_contacts(account_id).await?;
+        let now_us = to_micros(now);
+        let mut tx = self.db.begin().await?;
+        if !rows::complete_flow(&mut tx, &f.id, now_us).await? {
+            return Err(IdentityError::RegistrationGone);
+        }
+        rows::set_password(&mut tx, account_id, &hash, now_us).await?;
+        let ended =
+            rows::end_sessions_of(&mut tx, account_id, None, now_us, "password_recovered").await?;
+        self.notify(&mut tx, &contacts, &Template::PasswordChanged { at: now }, now).await?;
+        self.journal(
+            &mut tx,
+            "password.recovered",
+            Outcome::Ok,
+            Some(account_id),
+            origin,
+            serde_json::json!({"sessions_ended": ended}),
+            now,
+        )
+        .await?;
+        commit(tx).await?;
+        self.outbox.wake();
+        Ok(())
+    }
+
+    /// Changes the password of a signed-in person: the current one is checked (under the
+    /// same lockout as sign-in), other sessions end, every contact is told.
+    pub async fn change_password(
+        &self,
+        session: &SessionInfo,
+        current: &str,
+        password: &str,
+        repeat: &str,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), IdentityError> {
+        let account_id = session.account_id.as_str();
+        let row = rows::get_account(&self.db, account_id)
+            .await?
+            .ok_or(IdentityError::RegistrationGone)?;
+        let now_us = to_micros(now);
+        let lock_until = to_micros(now + self.policy.login_lock);
+        if rows::reserve_password_check(
+            &self.db,
+            account_id,
+            now_us,
+            self.policy.login_attempts,
+            lock_until,
+        )
+        .await?
+        .is_none()
+        {
+            return Err(IdentityError::Locked {
+                until: from_micros(row.locked_until.unwrap_or(lock_until)),
+            });
+        }
+        if !self.hasher.verify(current, Some(&row.password_hash)).await {
+            self.journal_alone(
+                "password.change_failed",
+                Outcome::Denied,
+                Some(account_id),
+                origin,
+                serde_json::json!({}),
+                now,
+            )
+            .await?;
+            return Err(IdentityError::WrongCurrentPassword);
+        }
+        rows::clear_password_failures(&self.db, account_id, now_us).await?;
+        let account = self.account(account_id).await?;
+        self.check_new_password(password, repeat, &[&account.surname, &account.given_name])?;
+        let hash =
+            self.hasher.hash(password).await.map_err(|e| IdentityError::Internal(e.to_string()))?;
+        let contacts = self.confirmed_contacts(account_id).await?;
+        let mut tx = self.db.begin().await?;
+        rows::set_password(&mut tx, account_id, &hash, now_us).await?;
+        let ended = rows::end_sessions_of(
+            &mut tx,
+            account_id,
+            Some(&session.id),
+            now_us,
+            "password_changed",
+        )
+        .await?;
+        self.notify(&mut tx, &contacts, &Template::PasswordChanged { at: now }, now).await?;
+        self.journal(
+            &mut tx,
+            "password.changed",
+            Outcome::Ok,
+            Some(account_id),
+            origin,
+            serde_json::json!({"sessions_ended": ended}),
+            now,
+        )
+        .await?;
+        commit(tx).await?;
+        self.outbox.wake();
+        Ok(())
+    }
+
+    /// Ends every other session of the signed-in person.
+    pub async fn end_other_sessions(
+        &self,
+        session: &SessionInfo,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<u64, IdentityError> {
+        let mut tx = self.db.begin().await?;
+        let ended = rows::end_sessions_of(
+            &mut tx,
+            &session.account_id,
+            Some(&session.id),
+            to_micros(now),
+            "ended_by_owner",
+        )
+        .await?;
+        self.journal(
+            &mut tx,
+            "session.ended",
+            Outcome::Ok,
+            Some(&session.account_id),
+            origin,
+            serde_json::json!({"reason": "others_ended", "count": ended}),
+            now,
+        )
+        .await?;
+        commit(tx).await?;
+        Ok(ended)
+    }
+
+    /// Adds a phone or e-mail, or replaces the one of that kind: a code goes to the new
+    /// contact first.
+    pub async fn start_contact_change(
+        &self,
+        session: &SessionInfo,
+        contact: &str,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<String, IdentityError> {
+        let contact =
+            Contact::parse(contact).map_err(|e| IdentityError::Fields(vec![("contact", e)]))?;
+        let index = self.vault.blind_index(contact.kind(), contact.value());
+        if rows::contact_by_index(&self.db, contact.kind(), &index).await?.is_some() {
+            return Err(IdentityError::ContactTaken { kind: contact.kind() });
+        }
+        self.open_flow(CONTACT, Some(&session.account_id), &contact, true, origin, now).await
+    }
+
+    /// Binds a confirmed new contact; the contact it replaces is told.
+    async fn apply_contact_change(
+        &self,
+        f: &rows::ContactFlowRow,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), IdentityError> {
+        let Some(account_id) = f.account_id.as_deref() else {
+            return Err(IdentityError::RegistrationGone);
+        };
+        let existing = rows::contacts_of(&self.db, account_id)
+            .await?
+            .into_iter()
+            .find(|c| c.kind == f.contact_kind);
+        let old = match &existing {
+            Some(c) => Contact::parse(&self.vault.decrypt(&c.value, "contact.value")?).ok(),
+            None => None,
+        };
+        let now_us = to_micros(now);
+        let mut tx = self.db.begin().await?;
+        if !rows::complete_flow(&mut tx, &f.id, now_us).await? {
+            return Ok(());
+        }
+        let bound = match &existing {
+            Some(c) => {
+                rows::replace_contact(&mut tx, &c.id, &f.contact_value, &f.contact_index, now_us)
+                    .await?
+            }
+            None => {
+                rows::insert_contact(
+                    &mut tx,
+                    &ContactRow {
+                        id: uuid::Uuid::now_v7().to_string(),
+                        account_id: account_id.to_owned(),
+                        kind: f.contact_kind.clone(),
+                        value: f.contact_value.clone(),
+                        value_index: f.contact_index.clone(),
+                        confirmed_at: Some(now_us),
+                        created_at: now_us,
+                    },
+                )
+                .await?
+            }
+        };
+        if !bound {
+            return Err(IdentityError::ContactTaken {
+                kind: if f.contact_kind == "phone" { "phone" } else { "email" },
+            });
+        }
+        if let Some(old) = &old {
+            self.notify(
+                &mut tx,
+                std::slice::from_ref(old),
+                &Template::ContactReplaced { at: now },
+                now,
+            )
+            .await?;
+        }
+        let action = if old.is_some() { "contact.changed" } else { "contact.added" };
+        self.journal(
+            &mut tx,
+            action,
+            Outcome::Ok,
+            Some(account_id),
+            origin,
+            serde_json::json!({"kind": f.contact_kind}),
+            now,
+        )
+        .await?;
+        commit(tx).await?;
+        self.outbox.wake();
         Ok(())
     }
 

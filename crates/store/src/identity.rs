@@ -213,7 +213,9 @@ pub async fn contact_by_index(
 }
 
 pub async fn contacts_of(db: &Db, account_id: &str) -> Result<Vec<ContactRow>, StoreError> {
-    let sql = format!("SELECT {CONTACT} FROM contacts WHERE account_id = $1 ORDER BY created_at");
+    let sql = format!(
+        "SELECT {CONTACT} FROM contacts WHERE account_id = $1 ORDER BY kind DESC, created_at, id"
+    );
     let found = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account_id).fetch_all(db.pool()).await?;
     rows(&found, contact)
 }
@@ -599,4 +601,111 @@ pub async fn sessions_of(
         .fetch_all(db.pool())
         .await?;
     rows(&found, session)
+}
+
+// --- contact flows (recovery, contact change) --------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactFlowRow {
+    pub id: String,
+    pub purpose: String,
+    pub account_id: Option<String>,
+    pub contact_kind: String,
+    pub contact_value: String,
+    pub contact_index: String,
+    pub confirmed_at: Option<i64>,
+    pub completed_at: Option<i64>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+const FLOW: &str = "id, purpose, account_id, contact_kind, contact_value, contact_index, \
+                    confirmed_at, completed_at, created_at, expires_at";
+
+fn flow(r: &AnyRow) -> Result<ContactFlowRow, sqlx::Error> {
+    Ok(ContactFlowRow {
+        id: r.try_get("id")?,
+        purpose: r.try_get("purpose")?,
+        account_id: r.try_get("account_id")?,
+        contact_kind: r.try_get("contact_kind")?,
+        contact_value: r.try_get("contact_value")?,
+        contact_index: r.try_get("contact_index")?,
+        confirmed_at: r.try_get("confirmed_at")?,
+        completed_at: r.try_get("completed_at")?,
+        created_at: r.try_get("created_at")?,
+        expires_at: r.try_get("expires_at")?,
+    })
+}
+
+pub async fn insert_flow(conn: &mut Conn, f: &ContactFlowRow) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO contact_flows (id, purpose, account_id, contact_kind, contact_value, \
+         contact_index, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&f.id)
+    .bind(&f.purpose)
+    .bind(&f.account_id)
+    .bind(&f.contact_kind)
+    .bind(&f.contact_value)
+    .bind(&f.contact_index)
+    .bind(f.created_at)
+    .bind(f.expires_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn get_flow(db: &Db, id: &str) -> Result<Option<ContactFlowRow>, StoreError> {
+    let sql = format!("SELECT {FLOW} FROM contact_flows WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(db.pool()).await?;
+    Ok(row.as_ref().map(flow).transpose()?)
+}
+
+pub async fn confirm_flow(conn: &mut Conn, id: &str, now: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE contact_flows SET confirmed_at = $1 WHERE id = $2 AND confirmed_at IS NULL",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Completes a confirmed flow once: `Ok(false)` for a second submit.
+pub async fn complete_flow(conn: &mut Conn, id: &str, now: i64) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE contact_flows SET completed_at = $1 WHERE id = $2 \
+         AND confirmed_at IS NOT NULL AND completed_at IS NULL",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Replaces the value of an account's contact of one kind (already confirmed).
+pub async fn replace_contact(
+    conn: &mut Conn,
+    contact_id: &str,
+    value: &str,
+    index: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE contacts SET value = $1, value_index = $2, confirmed_at = $3 WHERE id = $4",
+    )
+    .bind(value)
+    .bind(index)
+    .bind(now)
+    .bind(contact_id)
+    .execute(conn)
+    .await;
+    match done {
+        Ok(d) => Ok(d.rows_affected() == 1),
+        // The unique index refuses a contact that another account took meanwhile.
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }

@@ -31,6 +31,18 @@ pub fn routes() -> Router<AppState> {
         .route("/login", get(login_form).post(login_submit))
         .route("/logout", post(logout))
         .route("/cabinet", get(cabinet))
+        .route("/cabinet/password", get(change_password_page).post(change_password_submit))
+        .route("/cabinet/sessions/end-others", post(end_other_sessions))
+        .route("/cabinet/contacts", post(contact_start))
+        .route("/cabinet/contacts/{token}", get(contact_code_page).post(contact_code_submit))
+        .route("/cabinet/contacts/{token}/resend", post(contact_resend))
+        .route("/recovery", get(recovery_form).post(recovery_submit))
+        .route("/recovery/{token}", get(recovery_code_page).post(recovery_code_submit))
+        .route("/recovery/{token}/resend", post(recovery_resend))
+        .route(
+            "/recovery/{token}/password",
+            get(recovery_password_page).post(recovery_password_submit),
+        )
 }
 
 type Values = HashMap<String, String>;
@@ -59,6 +71,11 @@ impl FormErrors {
 
     fn get(&self, field: &str) -> Option<&String> {
         self.fields.iter().find(|(f, _)| *f == field).map(|(_, m)| m)
+    }
+
+    /// The refusal as one line: the general reason, or `label: what is wrong` of `field`.
+    fn message(&self, field: &str, label: &str) -> Option<String> {
+        self.general.clone().or_else(|| self.get(field).map(|m| format!("{label}: {m}")))
     }
 
     fn any(&self) -> bool {
@@ -383,13 +400,23 @@ struct LoginPage {
     chrome: Chrome,
     login: String,
     error: Option<String>,
+    notice: Option<String>,
 }
 
-async fn login_form(viewer: Viewer) -> Response {
+#[derive(Debug, serde::Deserialize)]
+struct LoginQuery {
+    recovered: Option<String>,
+}
+
+async fn login_form(viewer: Viewer, Query(q): Query<LoginQuery>) -> Response {
     if viewer.0.is_some() {
         return see_other("/cabinet");
     }
-    LoginPage { chrome: viewer.chrome("login"), login: String::new(), error: None }.into_response()
+    let notice = q
+        .recovered
+        .map(|_| "Пароль изменён, все сеансы завершены. Войдите с новым паролем.".to_owned());
+    LoginPage { chrome: viewer.chrome("login"), login: String::new(), error: None, notice }
+        .into_response()
 }
 
 async fn login_submit(
@@ -411,7 +438,8 @@ async fn login_submit(
                 StatusCode::UNAUTHORIZED
             };
             let error = refusal(e)?.general;
-            Ok((status, LoginPage { chrome: viewer.chrome("login"), login, error }).into_response())
+            let page = LoginPage { chrome: viewer.chrome("login"), login, error, notice: None };
+            Ok((status, page).into_response())
         }
     }
 }
@@ -435,6 +463,8 @@ async fn logout(
 #[template(path = "cabinet.html")]
 struct CabinetPage {
     chrome: Chrome,
+    notice: Option<String>,
+    password_changed: String,
     account: AccountView,
     level: &'static str,
     sessions: Vec<SessionLine>,
@@ -484,9 +514,15 @@ fn action_label(action: &str) -> &'static str {
     }
 }
 
+#[derive(Debug, serde::Deserialize)]
+struct CabinetQuery {
+    done: Option<String>,
+}
+
 async fn cabinet(
     SignedIn(session): SignedIn,
     State(state): State<AppState>,
+    Query(q): Query<CabinetQuery>,
 ) -> Result<CabinetPage, AppError> {
     let now = state.clock.now();
     let account = state.identity.account(&session.account_id).await?;
@@ -514,11 +550,350 @@ async fn cabinet(
             device: identity::device_of(r.user_agent.as_deref()),
         })
         .collect();
+    let notice = q.done.as_deref().map(|done| {
+        match done {
+            "password" => "Пароль изменён. Другие сеансы завершены.",
+            "sessions" => "Другие сеансы завершены.",
+            "contact" => "Контакт подтверждён и привязан к учётной записи.",
+            _ => "Готово.",
+        }
+        .to_owned()
+    });
     Ok(CabinetPage {
         chrome: Chrome { nav: "cabinet", signed_in: true },
+        notice,
+        password_changed: msk(account.password_changed_at),
         level: level_label(&account.level),
         account,
         sessions,
         journal,
     })
+}
+
+// --- codes of recovery and contact change ------------------------------------------------
+
+#[derive(Template, WebTemplate)]
+#[template(path = "code.html")]
+struct CodePage {
+    chrome: Chrome,
+    title: &'static str,
+    lead: &'static str,
+    action: String,
+    masked: String,
+    resend_in: i64,
+    minutes: i64,
+    error: Option<String>,
+    sent_again: bool,
+}
+
+async fn code_page(
+    state: &AppState,
+    chrome: Chrome,
+    recovery: bool,
+    token: &str,
+    error: Option<String>,
+    sent_again: bool,
+) -> Result<CodePage, AppError> {
+    let now = state.clock.now();
+    let flow = state.identity.flow(recovery, token, now).await?;
+    let (title, lead, action) = if recovery {
+        (
+            "Восстановление доступа",
+            "Если контакт привязан к учётной записи, мы отправили код на",
+            format!("/recovery/{token}"),
+        )
+    } else {
+        ("Подтверждение контакта", "Мы отправили код на", format!("/cabinet/contacts/{token}"))
+    };
+    Ok(CodePage {
+        chrome,
+        title,
+        lead,
+        action,
+        masked: flow.masked_contact,
+        resend_in: (flow.resend_at - now).num_seconds().max(0),
+        minutes: state.identity.policy().code_ttl.num_minutes(),
+        error,
+        sent_again,
+    })
+}
+
+// --- recovery ----------------------------------------------------------------------------
+
+#[derive(Template, WebTemplate)]
+#[template(path = "recovery.html")]
+struct RecoveryPage {
+    chrome: Chrome,
+    login: String,
+    error: Option<String>,
+}
+
+async fn recovery_form(viewer: Viewer) -> RecoveryPage {
+    RecoveryPage { chrome: viewer.chrome("login"), login: String::new(), error: None }
+}
+
+async fn recovery_submit(
+    viewer: Viewer,
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+    Form(values): Form<Values>,
+) -> Result<Response, AppError> {
+    let login = value(&values, "login");
+    match state.identity.start_recovery(&login, &origin, state.clock.now()).await {
+        Ok(token) => Ok(see_other(&format!("/recovery/{token}"))),
+        Err(e) => {
+            let errors = refusal(e)?;
+            let error = errors.message("login", "Телефон или почта");
+            let page = RecoveryPage { chrome: viewer.chrome("login"), login, error };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
+}
+
+async fn recovery_code_page(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Query(q): Query<SentQuery>,
+) -> Result<Response, AppError> {
+    let flow = state.identity.flow(true, &token, state.clock.now()).await?;
+    if flow.confirmed {
+        return Ok(see_other(&format!("/recovery/{token}/password")));
+    }
+    Ok(code_page(&state, viewer.chrome("login"), true, &token, None, q.sent.is_some())
+        .await?
+        .into_response())
+}
+
+async fn recovery_code_submit(
+    viewer: Viewer,
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Form(values): Form<Values>,
+) -> Result<Response, AppError> {
+    let code = value(&values, "code");
+    match state.identity.confirm_flow(true, &token, &code, None, &origin, state.clock.now()).await {
+        Ok(()) => Ok(see_other(&format!("/recovery/{token}/password"))),
+        Err(e) => {
+            let error = refusal(e)?.general;
+            let page =
+                code_page(&state, viewer.chrome("login"), true, &token, error, false).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
+}
+
+async fn recovery_resend(
+    viewer: Viewer,
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, AppError> {
+    match state.identity.resend_flow_code(true, &token, &origin, state.clock.now()).await {
+        Ok(()) => Ok(see_other(&format!("/recovery/{token}?sent=1"))),
+        Err(e) => {
+            let error = refusal(e)?.general;
+            let page =
+                code_page(&state, viewer.chrome("login"), true, &token, error, false).await?;
+            Ok((StatusCode::TOO_MANY_REQUESTS, page).into_response())
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "new_password.html")]
+struct NewPasswordPage {
+    chrome: Chrome,
+    title: &'static str,
+    action: String,
+    ask_current: bool,
+    rules: Vec<String>,
+    unmet: Vec<String>,
+    error: Option<String>,
+}
+
+impl NewPasswordPage {
+    fn recovery(state: &AppState, chrome: Chrome, token: &str) -> Self {
+        Self {
+            chrome,
+            title: "Новый пароль",
+            action: format!("/recovery/{token}/password"),
+            ask_current: false,
+            rules: password_rules(state),
+            unmet: Vec::new(),
+            error: None,
+        }
+    }
+
+    fn change(state: &AppState) -> Self {
+        Self {
+            chrome: Chrome { nav: "cabinet", signed_in: true },
+            title: "Изменение пароля",
+            action: "/cabinet/password".into(),
+            ask_current: true,
+            rules: password_rules(state),
+            unmet: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// The page again with the reason a password was refused.
+    fn refused(mut self, e: IdentityError) -> Result<Response, AppError> {
+        match e {
+            IdentityError::WeakPassword(unmet) => self.unmet = unmet,
+            other => self.error = refusal(other)?.general,
+        }
+        Ok((StatusCode::UNPROCESSABLE_ENTITY, self).into_response())
+    }
+}
+
+async fn recovery_password_page(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, AppError> {
+    let flow = state.identity.flow(true, &token, state.clock.now()).await?;
+    if !flow.confirmed {
+        return Ok(see_other(&format!("/recovery/{token}")));
+    }
+    Ok(NewPasswordPage::recovery(&state, viewer.chrome("login"), &token).into_response())
+}
+
+async fn recovery_password_submit(
+    viewer: Viewer,
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Form(values): Form<Values>,
+) -> Result<Response, AppError> {
+    let (password, repeat) = (value(&values, "password"), value(&values, "repeat"));
+    match state
+        .identity
+        .complete_recovery(&token, &password, &repeat, &origin, state.clock.now())
+        .await
+    {
+        Ok(()) => {
+            let mut response = see_other("/login?recovered=1");
+            response.headers_mut().insert(header::SET_COOKIE, clear_cookie(&state));
+            Ok(response)
+        }
+        Err(e) => NewPasswordPage::recovery(&state, viewer.chrome("login"), &token).refused(e),
+    }
+}
+
+// --- the cabinet's settings --------------------------------------------------------------
+
+async fn change_password_page(
+    SignedIn(_): SignedIn,
+    State(state): State<AppState>,
+) -> NewPasswordPage {
+    NewPasswordPage::change(&state)
+}
+
+async fn change_password_submit(
+    SignedIn(session): SignedIn,
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+    Form(values): Form<Values>,
+) -> Result<Response, AppError> {
+    let (current, password, repeat) =
+        (value(&values, "current"), value(&values, "password"), value(&values, "repeat"));
+    match state
+        .identity
+        .change_password(&session, &current, &password, &repeat, &origin, state.clock.now())
+        .await
+    {
+        Ok(()) => Ok(see_other("/cabinet?done=password")),
+        Err(e) => NewPasswordPage::change(&state).refused(e),
+    }
+}
+
+async fn end_other_sessions(
+    SignedIn(session): SignedIn,
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+) -> Result<Response, AppError> {
+    state.identity.end_other_sessions(&session, &origin, state.clock.now()).await?;
+    Ok(see_other("/cabinet?done=sessions"))
+}
+
+async fn contact_start(
+    SignedIn(session): SignedIn,
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+    Form(values): Form<Values>,
+) -> Result<Response, AppError> {
+    let contact = value(&values, "contact");
+    match state.identity.start_contact_change(&session, &contact, &origin, state.clock.now()).await
+    {
+        Ok(token) => Ok(see_other(&format!("/cabinet/contacts/{token}"))),
+        Err(e) => {
+            let errors = refusal(e)?;
+            let message = errors.message("contact", "Телефон или почта").unwrap_or_default();
+            Err(AppError::Refused {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                code: "contact",
+                message,
+                fields: Vec::new(),
+            })
+        }
+    }
+}
+
+async fn contact_code_page(
+    SignedIn(_): SignedIn,
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Query(q): Query<SentQuery>,
+) -> Result<CodePage, AppError> {
+    code_page(
+        &state,
+        Chrome { nav: "cabinet", signed_in: true },
+        false,
+        &token,
+        None,
+        q.sent.is_some(),
+    )
+    .await
+}
+
+async fn contact_code_submit(
+    SignedIn(session): SignedIn,
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Form(values): Form<Values>,
+) -> Result<Response, AppError> {
+    let code = value(&values, "code");
+    match state
+        .identity
+        .confirm_flow(false, &token, &code, Some(&session), &origin, state.clock.now())
+        .await
+    {
+        Ok(()) => Ok(see_other("/cabinet?done=contact")),
+        Err(e) => {
+            let error = refusal(e)?.general;
+            let chrome = Chrome { nav: "cabinet", signed_in: true };
+            let page = code_page(&state, chrome, false, &token, error, false).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
+}
+
+async fn contact_resend(
+    SignedIn(_): SignedIn,
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, AppError> {
+    match state.identity.resend_flow_code(false, &token, &origin, state.clock.now()).await {
+        Ok(()) => Ok(see_other(&format!("/cabinet/contacts/{token}?sent=1"))),
+        Err(e) => {
+            let error = refusal(e)?.general;
+            let chrome = Chrome { nav: "cabinet", signed_in: true };
+            let page = code_page(&state, chrome, false, &token, error, false).await?;
+            Ok((StatusCode::TOO_MANY_REQUESTS, page).into_response())
+        }
+    }
 }

@@ -25,6 +25,16 @@ pub fn routes() -> Router<AppState> {
         .route("/session", delete(sign_out))
         .route("/me", get(me))
         .route("/password/check", post(check_password))
+        .route("/recoveries", post(recovery_start))
+        .route("/recoveries/{token}/confirm", post(recovery_confirm))
+        .route("/recoveries/{token}/resend", post(recovery_resend))
+        .route("/recoveries/{token}/complete", post(recovery_complete))
+        .route("/me/password", post(change_password))
+        .route("/me/contacts", post(contact_start))
+        .route("/me/contacts/{token}/confirm", post(contact_confirm))
+        .route("/me/sessions", get(my_sessions))
+        .route("/me/sessions/end-others", post(end_others))
+        .route("/me/journal", get(my_journal))
 }
 
 #[derive(Debug, Deserialize)]
@@ -247,4 +257,197 @@ async fn check_password(
     let personal: Vec<&str> = b.personal.iter().map(String::as_str).collect();
     let unmet = state.identity.policy().password.check(&b.password, &personal);
     Json(CheckResult { valid: unmet.is_empty(), unmet })
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginBody {
+    login: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct ContactBody {
+    contact: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct CodeBody {
+    code: String,
+}
+
+#[derive(Debug, Serialize)]
+struct FlowStarted {
+    token: String,
+    masked_contact: String,
+    resend_at: DateTime<Utc>,
+}
+
+async fn flow_started(
+    state: &AppState,
+    recovery: bool,
+    token: String,
+) -> Result<Response, AppError> {
+    let flow = state.identity.flow(recovery, &token, state.clock.now()).await?;
+    let body =
+        FlowStarted { token, masked_contact: flow.masked_contact, resend_at: flow.resend_at };
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+}
+
+/// `POST /api/v1/recoveries`: a code to the contact, if it is bound to an account (the
+/// answer is the same either way).
+async fn recovery_start(
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+    Json(b): Json<LoginBody>,
+) -> Result<Response, AppError> {
+    let token = state.identity.start_recovery(&b.login, &origin, state.clock.now()).await?;
+    flow_started(&state, true, token).await
+}
+
+async fn recovery_confirm(
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Json(b): Json<CodeBody>,
+) -> Result<StatusCode, AppError> {
+    state.identity.confirm_flow(true, &token, &b.code, None, &origin, state.clock.now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn recovery_resend(
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<StatusCode, AppError> {
+    state.identity.resend_flow_code(true, &token, &origin, state.clock.now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/recoveries/{token}/complete`: the new password; every session ends.
+async fn recovery_complete(
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Json(b): Json<PasswordBody>,
+) -> Result<StatusCode, AppError> {
+    state
+        .identity
+        .complete_recovery(&token, &b.password, &b.repeat, &origin, state.clock.now())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+struct ChangePasswordBody {
+    current: String,
+    password: String,
+    repeat: String,
+}
+
+/// `POST /api/v1/me/password`: other sessions end.
+async fn change_password(
+    SignedIn(session): SignedIn,
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+    Json(b): Json<ChangePasswordBody>,
+) -> Result<StatusCode, AppError> {
+    state
+        .identity
+        .change_password(&session, &b.current, &b.password, &b.repeat, &origin, state.clock.now())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/me/contacts`: a code goes to the new phone or e-mail.
+async fn contact_start(
+    SignedIn(session): SignedIn,
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+    Json(b): Json<ContactBody>,
+) -> Result<Response, AppError> {
+    let token = state
+        .identity
+        .start_contact_change(&session, &b.contact, &origin, state.clock.now())
+        .await?;
+    flow_started(&state, false, token).await
+}
+
+async fn contact_confirm(
+    SignedIn(session): SignedIn,
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Json(b): Json<CodeBody>,
+) -> Result<StatusCode, AppError> {
+    state
+        .identity
+        .confirm_flow(false, &token, &b.code, Some(&session), &origin, state.clock.now())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize)]
+struct SessionItem {
+    created_at: DateTime<Utc>,
+    last_seen_at: DateTime<Utc>,
+    ip: Option<String>,
+    device: String,
+    live: bool,
+    current: bool,
+}
+
+async fn my_sessions(
+    SignedIn(session): SignedIn,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<SessionItem>>, AppError> {
+    let list = state.identity.sessions(&session.account_id, state.clock.now()).await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|s| SessionItem {
+                current: s.id == session.id,
+                created_at: s.created_at,
+                last_seen_at: s.last_seen_at,
+                ip: s.ip,
+                device: s.device,
+                live: s.live,
+            })
+            .collect(),
+    ))
+}
+
+async fn end_others(
+    SignedIn(session): SignedIn,
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let ended = state.identity.end_other_sessions(&session, &origin, state.clock.now()).await?;
+    Ok(Json(serde_json::json!({ "ended": ended })))
+}
+
+#[derive(Debug, Serialize)]
+struct JournalItem {
+    at: DateTime<Utc>,
+    action: String,
+    outcome: String,
+    ip: Option<String>,
+    device: String,
+}
+
+/// `GET /api/v1/me/journal`: the person's own action journal, newest first.
+async fn my_journal(
+    SignedIn(session): SignedIn,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<JournalItem>>, AppError> {
+    let rows =
+        journal::Journal::new(state.db.clone()).for_subject(&session.account_id, 100).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| JournalItem {
+                at: store::from_micros(r.at),
+                device: identity::device_of(r.user_agent.as_deref()),
+                action: r.action,
+                outcome: r.outcome,
+                ip: r.ip,
+            })
+            .collect(),
+    ))
 }

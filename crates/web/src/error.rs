@@ -144,11 +144,13 @@ impl From<identity::IdentityError> for AppError {
             | E::CodeWrong { .. }
             | E::CodeExhausted
             | E::WeakPassword(_)
-            | E::PasswordMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+            | E::PasswordMismatch
+            | E::WrongCurrentPassword => StatusCode::UNPROCESSABLE_ENTITY,
             E::ContactTaken { .. } | E::NotConfirmed => StatusCode::CONFLICT,
-            E::ContactBlocked { .. } | E::ResendTooSoon { .. } | E::TooManyAttempts { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            E::ContactBlocked { .. }
+            | E::ResendTooSoon { .. }
+            | E::TooManyAttempts { .. }
+            | E::TooManyCodes { .. } => StatusCode::TOO_MANY_REQUESTS,
             E::CodeExpired => StatusCode::GONE,
             E::RegistrationGone => StatusCode::NOT_FOUND,
             E::BadCredentials => StatusCode::UNAUTHORIZED,

@@ -76,3 +76,40 @@
     if (summary) summary.focus();
   });
 })();
+
+// Live password rules: every unmet rule of the policy, listed as the person types.
+(function () {
+  "use strict";
+  document.addEventListener("DOMContentLoaded", function () {
+    var input = document.querySelector("input[data-password-check]");
+    var list = document.getElementById("password-rules");
+    if (!input || !list) return;
+    var timer = null;
+    function check() {
+      if (!input.value) { list.textContent = ""; return; }
+      var sent = input.value;
+      fetch("/api/v1/password/check", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        credentials: "same-origin",
+        body: JSON.stringify({ password: sent })
+      })
+        .then(function (r) { return r.json(); })
+        .then(function (result) {
+          if (input.value !== sent) return;
+          list.textContent = "";
+          (result.unmet || []).forEach(function (rule) {
+            var li = document.createElement("li");
+            li.textContent = rule;
+            list.appendChild(li);
+          });
+          input.setAttribute("aria-invalid", result.valid ? "false" : "true");
+        })
+        .catch(function () { /* the server checks on submit */ });
+    }
+    input.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(check, 250);
+    });
+  });
+})();

@@ -319,3 +319,110 @@ on_both_backends! {
         assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().unwrap()), (303, "/cabinet"));
     }
 }
+
+on_both_backends! {
+    async fn recovery_by_code_sets_a_new_password_and_ends_every_session(app) {
+        let phone = "+79161112233";
+        let old_session = app.register(phone).await;
+        let (status, body) = app.post_json("/api/v1/recoveries", json!({"login": "8 916 111 22 33"})).await;
+        assert_eq!(status, 202, "{body}");
+        let token = body["token"].as_str().unwrap().to_owned();
+        let code = app.last_code(phone).await;
+        assert_eq!(app.outbox(Some(phone)).await[0]["template"], json!("recovery.code"));
+        let (status, _) = app.post_json(&format!("/api/v1/recoveries/{token}/confirm"), json!({"code": code})).await;
+        assert_eq!(status, 204);
+        let new = "Синий-Слон-Летит-7!";
+        let (status, body) = app.post_json(&format!("/api/v1/recoveries/{token}/complete"), json!({"password": "short", "repeat": "short"})).await;
+        assert_eq!((status, body["error"]["code"].clone()), (422, json!("weak_password")));
+        let (status, _) = app.post_json(&format!("/api/v1/recoveries/{token}/complete"), json!({"password": new, "repeat": new})).await;
+        assert_eq!(status, 204);
+        assert_eq!(app.me(&old_session).await.0, 401, "every session ended");
+        assert_eq!(app.sign_in(phone, PASSWORD).await.0, 401);
+        assert_eq!(app.sign_in(phone, new).await.0, 201);
+        let notices = app.outbox(Some(phone)).await;
+        assert!(notices.iter().any(|m| m["template"] == json!("password.changed")));
+        // A second submit of the same recovery does nothing.
+        let (status, _) = app.post_json(&format!("/api/v1/recoveries/{token}/complete"), json!({"password": new, "repeat": new})).await;
+        assert_eq!(status, 409);
+    }
+}
+
+on_both_backends! {
+    async fn recovery_does_not_tell_which_contacts_exist(app) {
+        app.register("+79161112233").await;
+        let (s1, known) = app.post_json("/api/v1/recoveries", json!({"login": "+79161112233"})).await;
+        let (s2, unknown) = app.post_json("/api/v1/recoveries", json!({"login": "+79990001122"})).await;
+        assert_eq!((s1, s2), (202, 202));
+        assert_eq!(known.as_object().unwrap().keys().collect::<Vec<_>>(), unknown.as_object().unwrap().keys().collect::<Vec<_>>());
+        assert!(app.outbox(Some("+79990001122")).await.is_empty(), "nothing is sent to a stranger");
+        let token = unknown["token"].as_str().unwrap();
+        let (status, body) = app.post_json(&format!("/api/v1/recoveries/{token}/confirm"), json!({"code": "123456"})).await;
+        assert_eq!((status, body["error"]["code"].clone()), (422, json!("code_wrong")), "the same answer as a wrong code");
+    }
+}
+
+on_both_backends! {
+    async fn changing_the_password_needs_the_current_one_and_ends_other_sessions(app) {
+        let phone = "+79161112233";
+        let first = app.register(phone).await;
+        let (_, body) = app.sign_in(phone, PASSWORD).await;
+        let second = body["session"].as_str().unwrap().to_owned();
+        let new = "Синий-Слон-Летит-7!";
+        let change = |current: &str| {
+            app.http
+                .post(app.url("/api/v1/me/password"))
+                .bearer_auth(&second)
+                .json(&json!({"current": current, "password": new, "repeat": new}))
+                .send()
+        };
+        let r = change("Wrong-1!").await.unwrap();
+        assert_eq!(r.status().as_u16(), 422);
+        assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], json!("wrong_current_password"));
+        assert_eq!(change(PASSWORD).await.unwrap().status().as_u16(), 204);
+        assert_eq!(app.me(&first).await.0, 401, "the other session ended");
+        assert_eq!(app.me(&second).await.0, 200, "this one stays");
+        assert_eq!(app.sign_in(phone, new).await.0, 201);
+    }
+}
+
+on_both_backends! {
+    async fn a_new_contact_is_confirmed_by_code_and_the_old_one_is_told(app) {
+        let session = app.register("+79161112233").await;
+        let start = |contact: &str| {
+            app.http.post(app.url("/api/v1/me/contacts")).bearer_auth(&session).json(&json!({"contact": contact})).send()
+        };
+        // Adding an e-mail.
+        let r = start("anna@mail.ru").await.unwrap();
+        assert_eq!(r.status().as_u16(), 202);
+        let token = r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+        let code = app.last_code("anna@mail.ru").await;
+        let r = app.http.post(app.url(&format!("/api/v1/me/contacts/{token}/confirm"))).bearer_auth(&session).json(&json!({"code": code})).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 204);
+        // Replacing the phone: the old number is told.
+        let r = start("+7 926 000-11-22").await.unwrap();
+        let token = r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+        let code = app.last_code("+79260001122").await;
+        let r = app.http.post(app.url(&format!("/api/v1/me/contacts/{token}/confirm"))).bearer_auth(&session).json(&json!({"code": code})).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 204);
+        let (_, me) = app.me(&session).await;
+        let values: Vec<&str> = me["contacts"].as_array().unwrap().iter().map(|c| c["value"].as_str().unwrap()).collect();
+        assert_eq!(values, ["+79260001122", "anna@mail.ru"]);
+        let old = app.outbox(Some("+79161112233")).await;
+        assert_eq!(old[0]["template"], json!("contact.replaced"));
+        assert_eq!(app.sign_in("anna@mail.ru", PASSWORD).await.0, 201, "the e-mail signs in");
+        // A contact of another account cannot be taken.
+        app.register("+79030000000").await;
+        let r = start("+79030000000").await.unwrap();
+        assert_eq!(r.status().as_u16(), 409);
+    }
+}
+
+on_both_backends! {
+    async fn api_calls_without_a_session_are_401_in_json(app) {
+        let r = app.get("/api/v1/me").await;
+        assert_eq!(r.status().as_u16(), 401);
+        assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], json!("unauthorized"));
+        let r = app.http.get(app.url("/api/v1/me")).bearer_auth("forged-token").send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 401);
+    }
+}
