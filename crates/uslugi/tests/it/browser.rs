@@ -138,3 +138,108 @@ on_both_backends! {
         browser.close().await;
     }
 }
+
+/// Reads the newest code sent to `to` from the dev outbox page, as a developer would.
+async fn code_from_outbox(c: &Client, app: &crate::support::TestApp, to: &str) -> String {
+    c.goto(&app.url(&format!("/dev/outbox?to={}", to.replace('+', "%2B")))).await.unwrap();
+    let text =
+        c.find(Locator::Css("tr.message .message-text")).await.unwrap().text().await.unwrap();
+    text.split(|ch: char| !ch.is_ascii_digit()).find(|w| w.len() == 6).unwrap().to_owned()
+}
+
+async fn fill(c: &Client, id: &str, value: &str) {
+    let field = c.find(Locator::Id(id)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(value).await.unwrap();
+}
+
+async fn submit(c: &Client, form: &str) {
+    c.find(Locator::Css(&format!("{form} button[type=submit]")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+on_both_backends! {
+    async fn a_citizen_registers_signs_in_gets_locked_and_recovers(app) {
+        use crate::accounts::PASSWORD;
+        let browser = Browser::start().await;
+        let c = &browser.client;
+        let phone = "+79161112233";
+
+        // Register: the form, the code from the dev outbox, the password.
+        c.goto(&app.url("/")).await.unwrap();
+        c.find(Locator::LinkText("Регистрация")).await.unwrap().click().await.unwrap();
+        fill(c, "field-surname", "Петрова").await;
+        fill(c, "field-given_name", "Анна").await;
+        fill(c, "field-contact", "8 916 111-22-33").await;
+        c.find(Locator::Id("field-accept_terms")).await.unwrap().click().await.unwrap();
+        c.find(Locator::Id("field-accept_pd")).await.unwrap().click().await.unwrap();
+        submit(c, "#register-form").await;
+        c.wait().for_element(Locator::Id("masked-contact")).await.unwrap();
+        let confirm_url = c.current_url().await.unwrap();
+        let code = code_from_outbox(c, &app, phone).await;
+        c.goto(confirm_url.as_str()).await.unwrap();
+        fill(c, "field-code", &code).await;
+        c.find(Locator::Css("form.form-inline button[type=submit]")).await.unwrap().click().await.unwrap();
+        c.wait().for_element(Locator::Id("password-form")).await.unwrap();
+        // The rules appear live while typing a weak password.
+        fill(c, "field-password", "abc").await;
+        c.wait()
+            .for_element(Locator::XPath("//ul[@id='password-rules']/li[contains(., 'не короче 8 символов')]"))
+            .await
+            .unwrap();
+        fill(c, "field-password", PASSWORD).await;
+        fill(c, "field-repeat", PASSWORD).await;
+        submit(c, "#password-form").await;
+        let level = c.wait().for_element(Locator::Id("account-level")).await.unwrap();
+        assert_eq!(level.text().await.unwrap(), "Упрощённая");
+
+        // Sign out, sign in.
+        c.find(Locator::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
+        c.wait().for_element(Locator::LinkText("Войти")).await.unwrap().click().await.unwrap();
+        fill(c, "field-login", "89161112233").await;
+        fill(c, "field-password", PASSWORD).await;
+        submit(c, "#login-form").await;
+        c.wait().for_element(Locator::Id("account-level")).await.unwrap();
+        c.find(Locator::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
+
+        // Five wrong passwords lock sign-in.
+        c.goto(&app.url("/login")).await.unwrap();
+        for _ in 0..5 {
+            fill(c, "field-login", "89161112233").await;
+            fill(c, "field-password", "Wrong-pass-1!").await;
+            submit(c, "#login-form").await;
+            c.wait().for_element(Locator::Id("login-error")).await.unwrap();
+        }
+        let error = c.find(Locator::Id("login-error")).await.unwrap().text().await.unwrap();
+        assert!(error.contains("Вход заблокирован до"), "{error}");
+
+        // Recovery by code, then sign in with the new password.
+        c.find(Locator::LinkText("Забыли пароль?")).await.unwrap().click().await.unwrap();
+        fill(c, "field-login", "+7 916 111 22 33").await;
+        c.find(Locator::Css("form[action='/recovery'] button")).await.unwrap().click().await.unwrap();
+        c.wait().for_element(Locator::Id("masked-contact")).await.unwrap();
+        let recovery_url = c.current_url().await.unwrap();
+        let code = code_from_outbox(c, &app, phone).await;
+        c.goto(recovery_url.as_str()).await.unwrap();
+        fill(c, "field-code", &code).await;
+        c.find(Locator::Css("form.form-inline button[type=submit]")).await.unwrap().click().await.unwrap();
+        c.wait().for_element(Locator::Id("password-form")).await.unwrap();
+        let new = "Синий-Слон-Летит-7!";
+        fill(c, "field-password", new).await;
+        fill(c, "field-repeat", new).await;
+        submit(c, "#password-form").await;
+        let notice = c.wait().for_element(Locator::Id("login-notice")).await.unwrap();
+        assert!(notice.text().await.unwrap().contains("Пароль изменён"));
+        fill(c, "field-login", "89161112233").await;
+        fill(c, "field-password", new).await;
+        submit(c, "#login-form").await;
+        c.wait().for_element(Locator::Id("account-level")).await.unwrap();
+        let journal = c.find(Locator::Id("journal")).await.unwrap().text().await.unwrap();
+        assert!(journal.contains("Вход заблокирован после неверных паролей"), "{journal}");
+        browser.close().await;
+    }
+}
