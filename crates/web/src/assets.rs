@@ -17,7 +17,8 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/static/{*path}", get(asset))
 }
 
-/// Serves an embedded file with an ETag, so browsers revalidate cheaply.
+/// Serves an embedded file with an ETag. `no-cache` makes browsers revalidate every
+/// time (a cheap 304), so a new release never shows yesterday's stylesheet.
 async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
     let Some(file) = Assets::get(&path) else {
         return AppError::NotFound.into_response();
@@ -36,7 +37,7 @@ async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
     }
     h.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=3600, must-revalidate"),
+        HeaderValue::from_static("no-cache"),
     );
     response
 }
