@@ -267,3 +267,29 @@ mod operators_add_calendar_years {
         app.stop().await;
     }
 }
+
+on_both_backends! {
+    async fn every_documented_operation_exists(app) {
+        let doc: Value = app.get("/api/v1/openapi.json").await.json().await.unwrap();
+        assert_eq!(doc["openapi"], json!("3.1.0"));
+        let paths = doc["paths"].as_object().unwrap();
+        assert!(paths.len() >= 20);
+        for (path, ops) in paths {
+            let concrete = path
+                .replace("{kind}", "inn")
+                .replace("{year}", "2025")
+                .replace("{token}", "no-such-token");
+            for method in ops.as_object().unwrap().keys() {
+                let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+                let r = app.http.request(m, app.url(&concrete)).json(&json!({})).send().await.unwrap();
+                let status = r.status().as_u16();
+                let body: Value = r.json().await.unwrap_or(Value::Null);
+                assert_ne!(status, 405, "{method} {path} is routed");
+                assert!(
+                    !(status == 404 && body["error"]["code"] == json!("not_found")),
+                    "{method} {path} is routed: {body}"
+                );
+            }
+        }
+    }
+}
