@@ -783,6 +783,76 @@ impl Identity {
         Ok(())
     }
 
+    // --- demo data ----------------------------------------------------------------------
+
+    /// For a first local run: a demo citizen with a confirmed phone and a fresh random
+    /// password, created only while there are no accounts at all. Returns (login,
+    /// password) to print once; the password is stored only as its hash.
+    pub async fn seed_demo_citizen(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(String, String)>, IdentityError> {
+        if rows::count_accounts(&self.db).await? > 0 {
+            return Ok(None);
+        }
+        let phone = "+79000000001";
+        let password = format!("Demo-{}!", &random_token()[..12]);
+        let hash = self
+            .hasher
+            .hash(&password)
+            .await
+            .map_err(|e| IdentityError::Internal(e.to_string()))?;
+        let id = uuid::Uuid::now_v7().to_string();
+        let now_us = to_micros(now);
+        let mut tx = self.db.begin().await?;
+        rows::insert_account(
+            &mut tx,
+            &AccountRow {
+                id: id.clone(),
+                surname: self.vault.encrypt("Демидова", "account.surname"),
+                given_name: self.vault.encrypt("Мария", "account.given_name"),
+                patronymic: Some(self.vault.encrypt("Ивановна", "account.patronymic")),
+                level: "simplified".into(),
+                status: "active".into(),
+                password_hash: hash,
+                password_changed_at: now_us,
+                failed_logins: 0,
+                locked_until: None,
+                terms_version: self.policy.terms_version.clone(),
+                terms_accepted_at: now_us,
+                pd_version: self.policy.pd_version.clone(),
+                pd_accepted_at: now_us,
+                created_at: now_us,
+            },
+        )
+        .await?;
+        rows::insert_contact(
+            &mut tx,
+            &ContactRow {
+                id: uuid::Uuid::now_v7().to_string(),
+                account_id: id.clone(),
+                kind: "phone".into(),
+                value: self.vault.encrypt(phone, "contact.value"),
+                value_index: self.vault.blind_index("phone", phone),
+                confirmed_at: Some(now_us),
+                created_at: now_us,
+            },
+        )
+        .await?;
+        self.journal(
+            &mut tx,
+            "account.registered",
+            Outcome::Ok,
+            Some(&id),
+            &Origin::default(),
+            serde_json::json!({"level": "simplified", "demo": true}),
+            now,
+        )
+        .await?;
+        commit(tx).await?;
+        Ok(Some((phone.to_owned(), password)))
+    }
+
     // --- sending limits ------------------------------------------------------------------
 
     /// Counts a code about to be sent to a contact; refuses when too many went out in

@@ -84,6 +84,11 @@ pub async fn insert_account(conn: &mut Conn, a: &AccountRow) -> Result<(), Store
     Ok(())
 }
 
+pub async fn count_accounts(db: &Db) -> Result<i64, StoreError> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM accounts").fetch_one(db.pool()).await?;
+    Ok(row.try_get("n")?)
+}
+
 pub async fn get_account(db: &Db, id: &str) -> Result<Option<AccountRow>, StoreError> {
     let sql = format!("SELECT {ACCOUNT} FROM accounts WHERE id = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(db.pool()).await?;

@@ -117,6 +117,13 @@ fn init_logging(settings: &Settings) {
 async fn serve(settings: &Settings) -> anyhow::Result<()> {
     let running = server::start(settings, Arc::new(SystemClock)).await?;
     println!("Услуги: портал работает на http://{}/ (остановка: Ctrl+C)", running.addr);
+    if let Some((login, password)) = &running.demo {
+        println!(
+            "Демо-гражданин (показывается один раз): логин {login}, пароль {password}. \
+             Коды из СМС и писем: http://{}/dev/outbox",
+            running.addr
+        );
+    }
     running.run_until(shutdown_signal()).await
 }
 

@@ -61,6 +61,8 @@ pub struct Running {
     pub addr: SocketAddr,
     pub db: Db,
     pub outbox: notify::Outbox,
+    /// The demo citizen's login and one-time password, on the first dev run.
+    pub demo: Option<(String, String)>,
     stop: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
     /// Background workers; none of them ends on its own while the server runs.
@@ -127,6 +129,11 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
         identity::Policy::default(),
         settings.base_url(addr),
     );
+    let demo = if settings.dev_outbox() && settings.demo_data {
+        identity.seed_demo_citizen(clock.now()).await.context("demo data")?
+    } else {
+        None
+    };
     let secure_cookies = settings.public_url.as_deref().is_some_and(|u| u.starts_with("https://"));
     let state = web::AppState {
         db: db.clone(),
@@ -151,7 +158,7 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
     workers.spawn(seal_journal(Journal::new(db.clone())));
     workers.spawn(deliver_notifications(outbox.clone(), clock));
     tracing::info!(%addr, backend = db.backend().name(), "listening");
-    Ok(Running { addr, db, outbox, stop, task, workers })
+    Ok(Running { addr, db, outbox, demo, stop, task, workers })
 }
 
 /// The personal-data vault: the configured master key, or the dev key file.

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 /// Every key, as written in `uslugi.toml`; the environment variable is `USLUGI_` + the key
 /// in upper case, the flag `--` + the key with dashes.
-pub const KEYS: [&str; 14] = [
+pub const KEYS: [&str; 15] = [
     "listen",
     "data_dir",
     "database_url",
@@ -25,6 +25,7 @@ pub const KEYS: [&str; 14] = [
     "smtp_from",
     "sms_url",
     "sms_token",
+    "demo_data",
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -44,6 +45,7 @@ struct Raw {
     smtp_from: String,
     sms_url: Option<String>,
     sms_token: Option<SecretString>,
+    demo_data: bool,
 }
 
 /// Development (the default for a local `serve`) or production.
@@ -111,6 +113,8 @@ pub struct Settings {
     pub smtp: Option<Smtp>,
     /// SMS transport; without it SMS go to the dev sink (dev mode only).
     pub sms: Option<SmsGateway>,
+    /// In dev mode, create a demo citizen on the first run (and print its password).
+    pub demo_data: bool,
 }
 
 impl Settings {
@@ -128,6 +132,7 @@ impl Settings {
             master_key: MasterKey::DevFile(data_dir.join("master.key")),
             smtp: None,
             sms: None,
+            demo_data: false,
         }
     }
 
@@ -183,6 +188,7 @@ impl Settings {
             .and_then(|b| b.set_default("log", "info"))
             .and_then(|b| b.set_default("log_format", "json"))
             .and_then(|b| b.set_default("mode", "dev"))
+            .and_then(|b| b.set_default("demo_data", true))
             .and_then(|b| b.set_default("smtp_from", "Услуги <noreply@uslugi.localhost>"))
             .map_err(|e| err("defaults", e.to_string()))?;
         match &sources.file {
@@ -335,6 +341,7 @@ impl Settings {
             master_key,
             smtp,
             sms,
+            demo_data: raw.demo_data,
         })
     }
 }

@@ -426,3 +426,28 @@ on_both_backends! {
         assert_eq!(r.status().as_u16(), 401);
     }
 }
+
+#[tokio::test]
+async fn a_first_dev_run_has_a_demo_citizen_whose_password_is_shown_once() {
+    let dir = crate::support::scratch_dir();
+    let url = crate::support::fresh_database_url(store::Backend::Sqlite, &dir).await;
+    let mut settings = uslugi::settings::Settings::for_data_dir(&dir, url);
+    settings.demo_data = true;
+    let clock: std::sync::Arc<dyn domain::Clock> =
+        std::sync::Arc::new(domain::ManualClock::new(crate::support::test_now()));
+    let first = uslugi::server::start(&settings, clock.clone()).await.unwrap();
+    let (login, password) = first.demo.clone().expect("demo credentials on the first run");
+    let base = format!("http://{}", first.addr);
+    let r = reqwest::Client::new()
+        .post(format!("{base}/api/v1/sessions"))
+        .json(&json!({"login": login, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    first.shutdown().await.unwrap();
+    let second = uslugi::server::start(&settings, clock).await.unwrap();
+    assert!(second.demo.is_none(), "never again once accounts exist");
+    second.shutdown().await.unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
+}
