@@ -1544,7 +1544,8 @@ impl Identity {
     ) -> Result<Option<SessionInfo>, IdentityError> {
         let id = self.vault.secret_hash("session", token);
         let idle = self.policy.session_idle.num_microseconds().unwrap_or(i64::MAX);
-        Ok(rows::touch_session(&self.db, &id, to_micros(now), idle)
+        let precision = Duration::seconds(30).num_microseconds().unwrap_or(0);
+        Ok(rows::touch_session(&self.db, &id, to_micros(now), idle, precision)
             .await?
             .map(|s| SessionInfo { id: s.id, account_id: s.account_id }))
     }

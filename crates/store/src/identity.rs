@@ -536,25 +536,38 @@ pub async fn insert_session(conn: &mut Conn, s: &SessionRow) -> Result<(), Store
     Ok(())
 }
 
-/// A live session: not ended, not past its absolute expiry, seen within `idle` µs.
-/// Touches it (sliding the idle timeout) in the same statement.
+/// A live session: not ended, not past its absolute expiry, seen within `idle` µs. Its
+/// `last_seen_at` is moved forward at most once per `precision` µs, so a look-up is
+/// almost always a read (a write per request would mean an fsync per request).
 pub async fn touch_session(
     db: &Db,
     id: &str,
     now: i64,
     idle: i64,
+    precision: i64,
 ) -> Result<Option<SessionRow>, StoreError> {
     let sql = format!(
-        "UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND ended_at IS NULL \
-         AND expires_at > $1 AND last_seen_at > $1 - $3 RETURNING {SESSION}"
+        "SELECT {SESSION} FROM sessions WHERE id = $1 AND ended_at IS NULL \
+         AND expires_at > $2 AND last_seen_at > $2 - $3"
     );
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(now)
         .bind(id)
+        .bind(now)
         .bind(idle)
         .fetch_optional(db.pool())
         .await?;
-    Ok(row.as_ref().map(session).transpose()?)
+    let Some(mut session) = row.as_ref().map(session).transpose()? else {
+        return Ok(None);
+    };
+    if session.last_seen_at <= now - precision {
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1")
+            .bind(now)
+            .bind(id)
+            .execute(db.pool())
+            .await?;
+        session.last_seen_at = now;
+    }
+    Ok(Some(session))
 }
 
 /// Ends one session.
