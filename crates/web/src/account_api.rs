@@ -22,7 +22,7 @@ pub fn routes() -> Router<AppState> {
         .route("/registrations/{token}/resend", post(resend))
         .route("/registrations/{token}/complete", post(complete))
         .route("/sessions", post(sign_in))
-        .route("/session", delete(sign_out))
+        .route("/session", delete(sign_out).get(session_status))
         .route("/me", get(me))
         .route("/password/check", post(check_password))
         .route("/recoveries", post(recovery_start))
@@ -185,6 +185,11 @@ async fn sign_in(
 ) -> Result<Response, AppError> {
     let session = state.identity.sign_in(&b.login, &b.password, &origin, state.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(SessionBody::from(session))).into_response())
+}
+
+/// `GET /api/v1/session`: whether the bearer's session is live, and whose it is.
+async fn session_status(SignedIn(session): SignedIn) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "account_id": session.account_id }))
 }
 
 /// `DELETE /api/v1/session`: signs the bearer out.

@@ -251,9 +251,13 @@ on_both_backends! {
 
         let (_, body) = app.sign_in("+79161112233", PASSWORD).await;
         let session = body["session"].as_str().unwrap().to_owned();
+        let r = app.http.get(app.url("/api/v1/session")).bearer_auth(&session).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200, "the session is live");
         let r = app.http.delete(app.url("/api/v1/session")).bearer_auth(&session).send().await.unwrap();
         assert_eq!(r.status().as_u16(), 204);
         assert_eq!(app.me(&session).await.0, 401);
+        let r = app.http.get(app.url("/api/v1/session")).bearer_auth(&session).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 401);
     }
 }
 
