@@ -799,7 +799,7 @@ impl Identity {
         let password = format!("Demo-{}!", &random_token()[..12]);
         let hash = self
             .hasher
-            .hash(&password)
+            .hash_demo(&password)
             .await
             .map_err(|e| IdentityError::Internal(e.to_string()))?;
         let id = uuid::Uuid::now_v7().to_string();

@@ -1,8 +1,9 @@
 //! Passwords: the policy (checked rule by rule, in Russian), strength (zxcvbn), and
 //! Argon2id hashing off the async runtime.
 
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::PasswordHasher;
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use base64::Engine as _;
 
 /// The password rules. Defaults follow seed 003 (8–20 characters, upper- and lower-case
 /// letters, a digit and one of `! @ # $ % ^ & * ( )`), with the maximum raised to 64 so
@@ -132,6 +133,8 @@ impl Default for HashParams {
 #[derive(Clone)]
 pub struct Hasher {
     jobs: std::sync::mpsc::Sender<Job>,
+    /// The costs of real hashes (the demo account's are lighter).
+    params: Params,
 }
 
 impl std::fmt::Debug for Hasher {
@@ -166,7 +169,19 @@ impl Hasher {
                 .spawn(move || work(&queue, &dummy, &params))
                 .map_err(|e| HashError(e.to_string()))?;
         }
-        Ok(Self { jobs })
+        Ok(Self { jobs, params })
+    }
+
+    /// The PHC string of the dev-mode demo account's password, at 1 MiB of memory: the
+    /// allocator would keep a full-cost hash's 19 MiB for the life of an idle process,
+    /// and that password is printed on the terminal anyway. Never for real accounts.
+    pub async fn hash_demo(&self, password: &str) -> Result<String, HashError> {
+        let params = Params::new(1024, self.params.t_cost(), 1, None)
+            .map_err(|e| HashError(e.to_string()))?;
+        let password = password.to_owned();
+        tokio::task::spawn_blocking(move || hash_with(&params, &password))
+            .await
+            .map_err(|e| HashError(e.to_string()))?
     }
 
     /// The PHC string of `password`.
@@ -190,21 +205,35 @@ impl Hasher {
     }
 }
 
-/// A worker: takes jobs until every `Hasher` is dropped.
+/// How long a worker keeps its Argon2 memory without work before giving it back.
+const KEEP_MEMORY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A worker: takes jobs until every `Hasher` is dropped. It allocates Argon2's memory on
+/// its first job and reuses it for every hash while busy, so the process holds at most
+/// `workers × m_cost` however many passwords it checks; after a quiet minute it gives
+/// the memory back, so an idle server stays small.
 fn work(
     queue: &std::sync::Mutex<std::sync::mpsc::Receiver<Job>>,
     dummy: &std::sync::OnceLock<String>,
     params: &Params,
 ) {
+    let mut memory: Vec<Block> = Vec::new();
     loop {
         let job = match queue.lock() {
-            Ok(q) => q.recv(),
-            Err(poisoned) => poisoned.into_inner().recv(),
+            Ok(q) => q.recv_timeout(KEEP_MEMORY),
+            Err(poisoned) => poisoned.into_inner().recv_timeout(KEEP_MEMORY),
         };
-        let Ok(job) = job else { return };
+        let job = match job {
+            Ok(job) => job,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                memory = Vec::new();
+                continue;
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+        };
         match job {
             Job::Hash { password, reply } => {
-                let _ = reply.send(hash_with(params, &password));
+                let _ = reply.send(hash_into(params, &password, &mut memory));
             }
             Job::Verify { password, phc, reply } => {
                 let known = phc.is_some();
@@ -212,28 +241,105 @@ fn work(
                     dummy
                         .get_or_init(|| {
                             let random: [u8; 16] = rand::random();
-                            hash_with(params, &format!("{random:?}")).unwrap_or_default()
+                            hash_into(params, &format!("{random:?}"), &mut memory)
+                                .unwrap_or_default()
                         })
                         .clone()
                 });
-                let ok = argon(params).verify_password(password.as_bytes(), phc.as_str()).is_ok();
+                let ok = verify_into(&password, &phc, params, &mut memory);
                 let _ = reply.send(ok && known);
             }
         }
     }
 }
 
+const OUTPUT_LEN: usize = 32;
+
+/// Argon2id of `password` with a fresh 16-byte salt, as a PHC string, computed in
+/// `memory` (grown if the parameters need more).
+fn hash_into(
+    params: &Params,
+    password: &str,
+    memory: &mut Vec<Block>,
+) -> Result<String, HashError> {
+    let salt: [u8; 16] = rand::random();
+    let mut out = [0u8; OUTPUT_LEN];
+    if memory.len() < params.block_count() {
+        memory.resize(params.block_count(), Block::new());
+    }
+    argon(params)
+        .hash_password_into_with_memory(
+            password.as_bytes(),
+            &salt,
+            &mut out,
+            &mut memory[..params.block_count()],
+        )
+        .map_err(|e| HashError(e.to_string()))?;
+    Ok(format!(
+        "$argon2id$v=19$m={},t={},p={}${}${}",
+        params.m_cost(),
+        params.t_cost(),
+        params.p_cost(),
+        PHC_B64.encode(salt),
+        PHC_B64.encode(out)
+    ))
+}
+
+/// Checks `password` against an Argon2id PHC string (ours or any standard one).
+fn verify_into(password: &str, phc: &str, default: &Params, memory: &mut Vec<Block>) -> bool {
+    let parts: Vec<&str> = phc.split('$').collect();
+    let ["", "argon2id", "v=19", costs, salt, hash] = parts.as_slice() else {
+        return false;
+    };
+    let cost = |name: &str| {
+        costs
+            .split(',')
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse::<u32>().ok())
+    };
+    let (Some(m), Some(t), Some(p)) = (cost("m"), cost("t"), cost("p")) else {
+        return false;
+    };
+    let (Ok(salt), Ok(expected)) = (PHC_B64.decode(salt), PHC_B64.decode(hash)) else {
+        return false;
+    };
+    let params = if (m, t, p) == (default.m_cost(), default.t_cost(), default.p_cost())
+        && expected.len() == OUTPUT_LEN
+    {
+        default.clone()
+    } else {
+        match Params::new(m, t, p, Some(expected.len())) {
+            Ok(params) => params,
+            Err(_) => return false,
+        }
+    };
+    if memory.len() < params.block_count() {
+        memory.resize(params.block_count(), Block::new());
+    }
+    let mut out = vec![0u8; expected.len()];
+    let blocks = params.block_count();
+    if argon(&params)
+        .hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, &mut memory[..blocks])
+        .is_err()
+    {
+        return false;
+    }
+    out.iter().zip(&expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
 fn argon(params: &Params) -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
 }
 
-/// Hashes synchronously (for benchmarks and the workers).
+/// Hashes with the library's own allocation (for benchmarks and interoperability tests).
 pub fn hash_with(params: &Params, password: &str) -> Result<String, HashError> {
     argon(params)
         .hash_password(password.as_bytes())
         .map(|h| h.to_string())
         .map_err(|e| HashError(e.to_string()))
 }
+
+/// PHC strings use standard base64 without padding.
+const PHC_B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD_NO_PAD;
 
 #[cfg(test)]
 mod tests {
@@ -263,6 +369,27 @@ mod tests {
         assert!(unmet[0].starts_with("слишком простой"), "{unmet:?}");
         let personal = p.check("Ivanov1990!", &["Ivanov", "1990"]);
         assert!(!personal.is_empty(), "personal words make it guessable");
+    }
+
+    #[test]
+    fn our_phc_strings_are_standard_argon2id() {
+        use argon2::password_hash::PasswordVerifier;
+        let params = Params::new(1024, 1, 1, None).unwrap();
+        let mut memory = Vec::new();
+        let ours = hash_into(&params, "Пароль-1!", &mut memory).unwrap();
+        assert!(argon(&params).verify_password("Пароль-1!".as_bytes(), ours.as_str()).is_ok());
+        let theirs = hash_with(&params, "Пароль-1!").unwrap();
+        assert!(verify_into("Пароль-1!", &theirs, &params, &mut memory));
+        assert!(!verify_into("пароль-1!", &theirs, &params, &mut memory));
+        // Other costs (an older policy) still verify.
+        let older = hash_with(&Params::new(2048, 2, 1, None).unwrap(), "Пароль-1!").unwrap();
+        assert!(verify_into("Пароль-1!", &older, &params, &mut memory));
+        assert!(!verify_into(
+            "Пароль-1!",
+            "$argon2i$v=19$m=1024,t=1,p=1$AAAA$AAAA",
+            &params,
+            &mut memory
+        ));
     }
 
     #[tokio::test]
