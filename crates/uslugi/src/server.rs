@@ -119,14 +119,14 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
         message: format!("не удалось занять {} / cannot listen: {e}", settings.listen),
     })?;
     let addr = listener.local_addr()?;
-    let hasher = identity::password::Hasher::new(identity::password::HashParams::default())
-        .map_err(|e| anyhow::anyhow!(e))?;
+    let hasher =
+        identity::password::Hasher::new(settings.argon2).map_err(|e| anyhow::anyhow!(e))?;
     let identity = identity::Identity::new(
         db.clone(),
         vault.clone(),
         outbox.clone(),
         hasher,
-        identity::Policy::default(),
+        settings.identity.clone(),
         settings.base_url(addr),
     );
     let demo = if settings.dev_outbox() && settings.demo_data {

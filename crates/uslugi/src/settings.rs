@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 /// Every key, as written in `uslugi.toml`; the environment variable is `USLUGI_` + the key
 /// in upper case, the flag `--` + the key with dashes.
-pub const KEYS: [&str; 15] = [
+pub const KEYS: [&str; 25] = [
     "listen",
     "data_dir",
     "database_url",
@@ -26,6 +26,16 @@ pub const KEYS: [&str; 15] = [
     "sms_url",
     "sms_token",
     "demo_data",
+    "code_ttl_seconds",
+    "login_attempts",
+    "login_lock_minutes",
+    "session_idle_minutes",
+    "session_lifetime_hours",
+    "password_min_length",
+    "password_max_length",
+    "argon2_memory_kib",
+    "argon2_iterations",
+    "argon2_parallelism",
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -46,6 +56,16 @@ struct Raw {
     sms_url: Option<String>,
     sms_token: Option<SecretString>,
     demo_data: bool,
+    code_ttl_seconds: i64,
+    login_attempts: i64,
+    login_lock_minutes: i64,
+    session_idle_minutes: i64,
+    session_lifetime_hours: i64,
+    password_min_length: usize,
+    password_max_length: usize,
+    argon2_memory_kib: u32,
+    argon2_iterations: u32,
+    argon2_parallelism: u32,
 }
 
 /// Development (the default for a local `serve`) or production.
@@ -115,6 +135,10 @@ pub struct Settings {
     pub sms: Option<SmsGateway>,
     /// In dev mode, create a demo citizen on the first run (and print its password).
     pub demo_data: bool,
+    /// The rules of accounts (codes, lockout, sessions, passwords).
+    pub identity: identity::Policy,
+    /// Argon2id costs.
+    pub argon2: identity::password::HashParams,
 }
 
 impl Settings {
@@ -133,6 +157,8 @@ impl Settings {
             smtp: None,
             sms: None,
             demo_data: false,
+            identity: identity::Policy::default(),
+            argon2: identity::password::HashParams::default(),
         }
     }
 
@@ -189,6 +215,16 @@ impl Settings {
             .and_then(|b| b.set_default("log_format", "json"))
             .and_then(|b| b.set_default("mode", "dev"))
             .and_then(|b| b.set_default("demo_data", true))
+            .and_then(|b| b.set_default("code_ttl_seconds", 300))
+            .and_then(|b| b.set_default("login_attempts", 5))
+            .and_then(|b| b.set_default("login_lock_minutes", 15))
+            .and_then(|b| b.set_default("session_idle_minutes", 30))
+            .and_then(|b| b.set_default("session_lifetime_hours", 12))
+            .and_then(|b| b.set_default("password_min_length", 8))
+            .and_then(|b| b.set_default("password_max_length", 64))
+            .and_then(|b| b.set_default("argon2_memory_kib", 19 * 1024))
+            .and_then(|b| b.set_default("argon2_iterations", 2))
+            .and_then(|b| b.set_default("argon2_parallelism", 1))
             .and_then(|b| b.set_default("smtp_from", "Услуги <noreply@uslugi.localhost>"))
             .map_err(|e| err("defaults", e.to_string()))?;
         match &sources.file {
@@ -329,7 +365,66 @@ impl Settings {
                 "в режиме production нужен транспорт сообщений / a transport is required in production mode",
             ));
         }
+        let positive = |key: &str, v: i64, max: i64| {
+            if (1..=max).contains(&v) {
+                Ok(v)
+            } else {
+                Err(err(key, format!("ожидается число от 1 до {max} / expected 1..={max}")))
+            }
+        };
+        if !(6..=128).contains(&raw.password_min_length)
+            || raw.password_max_length < raw.password_min_length.max(20)
+            || raw.password_max_length > 1024
+        {
+            return Err(err(
+                "password_min_length",
+                "минимум 6–128, максимум не меньше минимума и 20, не больше 1024 / min 6..=128, max ≥ max(min, 20), ≤ 1024",
+            ));
+        }
+        let defaults = identity::Policy::default();
+        let identity = identity::Policy {
+            code_ttl: chrono::Duration::seconds(positive(
+                "code_ttl_seconds",
+                raw.code_ttl_seconds,
+                3600,
+            )?),
+            login_attempts: positive("login_attempts", raw.login_attempts, 100)?,
+            login_lock: chrono::Duration::minutes(positive(
+                "login_lock_minutes",
+                raw.login_lock_minutes,
+                24 * 60,
+            )?),
+            session_idle: chrono::Duration::minutes(positive(
+                "session_idle_minutes",
+                raw.session_idle_minutes,
+                24 * 60,
+            )?),
+            session_lifetime: chrono::Duration::hours(positive(
+                "session_lifetime_hours",
+                raw.session_lifetime_hours,
+                24 * 30,
+            )?),
+            password: identity::password::PasswordPolicy {
+                min_len: raw.password_min_length,
+                max_len: raw.password_max_length,
+                ..defaults.password.clone()
+            },
+            ..defaults
+        };
+        let argon2 = identity::password::HashParams {
+            memory_kib: raw.argon2_memory_kib,
+            iterations: raw.argon2_iterations,
+            parallelism: raw.argon2_parallelism,
+        };
+        if argon2.memory_kib < 8 * 1024 || argon2.iterations == 0 || argon2.parallelism == 0 {
+            return Err(err(
+                "argon2_memory_kib",
+                "не меньше 8192 КиБ, проходов и потоков не меньше 1 / at least 8192 KiB, t ≥ 1, p ≥ 1",
+            ));
+        }
         Ok(Self {
+            identity,
+            argon2,
             listen,
             data_dir: raw.data_dir,
             database_url,
@@ -403,6 +498,14 @@ mod tests {
         assert!(!s.dev_outbox());
         assert_eq!(load(&[("master_key", "short")]).unwrap_err().key, "master_key");
         assert_eq!(load(&[("mode", "staging")]).unwrap_err().key, "mode");
+        assert_eq!(load(&[("login_attempts", "0")]).unwrap_err().key, "login_attempts");
+        assert_eq!(load(&[("password_min_length", "4")]).unwrap_err().key, "password_min_length");
+        assert_eq!(load(&[("argon2_memory_kib", "64")]).unwrap_err().key, "argon2_memory_kib");
+        let tuned = load(&[("code_ttl_seconds", "120"), ("login_attempts", "3")]).unwrap();
+        assert_eq!(
+            (tuned.identity.code_ttl.num_seconds(), tuned.identity.login_attempts),
+            (120, 3)
+        );
         assert!(load(&[]).unwrap().dev_outbox(), "dev by default");
         assert!(!load(&[("public_url", "https://x.example")]).unwrap().dev_outbox());
     }

@@ -455,3 +455,38 @@ async fn a_first_dev_run_has_a_demo_citizen_whose_password_is_shown_once() {
     second.shutdown().await.unwrap();
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[tokio::test]
+async fn the_policy_comes_from_the_settings() {
+    let app = TestApp::spawn_with(store::Backend::Sqlite, |_, s| {
+        s.identity.login_attempts = 3;
+        s.identity.code_ttl = Duration::seconds(120);
+    })
+    .await;
+    app.register("+79161112233").await;
+    for _ in 0..2 {
+        assert_eq!(app.sign_in("+79161112233", "Wrong-pass-1!").await.0, 401);
+    }
+    assert_eq!(app.sign_in("+79161112233", "Wrong-pass-1!").await.0, 423, "locked after 3");
+    let text =
+        app.outbox(Some("+79161112233")).await.last().unwrap()["text"].as_str().unwrap().to_owned();
+    assert!(text.contains("Действует 2 мин."), "{text}");
+    app.stop().await;
+}
+
+on_both_backends! {
+    async fn account_forms_refuse_cross_site_posts(app) {
+        for path in ["/login", "/register", "/recovery", "/logout", "/cabinet/password"] {
+            let r = app
+                .http
+                .post(app.url(path))
+                .header("origin", "https://evil.example")
+                .header("sec-fetch-site", "cross-site")
+                .form(&[("login", "+79161112233"), ("password", "x")])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 403, "{path}");
+        }
+    }
+}
