@@ -1178,7 +1178,7 @@ impl Identity {
             .await?;
             return Err(IdentityError::WrongCurrentPassword);
         }
-        rows::clear_password_failures(&self.db, account_id, now_us).await?;
+        rows::clear_password_failures(&mut *self.db.conn().await?, account_id, now_us).await?;
         let account = self.account(account_id).await?;
         self.check_new_password(password, repeat, &[&account.surname, &account.given_name])?;
         let hash =
@@ -1418,14 +1418,19 @@ impl Identity {
             return Err(IdentityError::Locked { until: from_micros(until) });
         };
         if self.hasher.verify(password, Some(&account.password_hash)).await {
-            rows::clear_password_failures(&self.db, &account.id, now_us).await?;
             // Reads first: a transaction holds the only connection on SQLite.
             let known_device =
                 rows::sessions_of(&self.db, &account.id, 50).await?.iter().any(|s| {
                     device_of(s.user_agent.as_deref()) == device_of(origin.user_agent.as_deref())
                 });
-            let contacts = self.confirmed_contacts(&account.id).await?;
+            // Only a new device is announced, so only then are the contacts needed.
+            let contacts = if known_device {
+                Vec::new()
+            } else {
+                self.confirmed_contacts(&account.id).await?
+            };
             let mut tx = self.db.begin().await?;
+            rows::clear_password_failures(&mut tx, &account.id, now_us).await?;
             let session = self.open_session(&mut tx, &account.id, origin, now).await?;
             self.journal(
                 &mut tx,

@@ -159,6 +159,11 @@ impl Db {
         })
     }
 
+    /// One connection from the pool, for a statement outside any transaction.
+    pub async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
+        Ok(self.pool.acquire().await?)
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }

@@ -128,14 +128,19 @@ pub async fn reserve_password_check(
     Ok(row.map(|r| r.try_get("failed_logins")).transpose()?)
 }
 
-/// After a correct password: the failure count and any lock are cleared.
-pub async fn clear_password_failures(db: &Db, id: &str, now: i64) -> Result<(), StoreError> {
+/// After a correct password: the failure count and any lock are cleared (on `conn`, so
+/// a sign-in commits it with its session in one write).
+pub async fn clear_password_failures(
+    conn: &mut Conn,
+    id: &str,
+    now: i64,
+) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE accounts SET failed_logins = 0, locked_until = NULL, updated_at = $1 WHERE id = $2",
     )
     .bind(now)
     .bind(id)
-    .execute(db.pool())
+    .execute(conn)
     .await?;
     Ok(())
 }

@@ -51,14 +51,14 @@ string_identifier!(Phone);
 pub struct Email(String);
 
 /// At least two labels of letters, digits and inner hyphens, each 1–63 characters.
-fn valid_ascii_domain(d: &str) -> bool {
+fn valid_domain(d: &str) -> bool {
     d.contains('.')
         && d.split('.').all(|label| {
             !label.is_empty()
-                && label.len() <= 63
+                && label.chars().count() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
         })
 }
 
@@ -100,17 +100,20 @@ impl Email {
         }
         // Plain ASCII domains (most addresses) need no IDNA processing at all.
         let plain = domain.is_ascii() && !domain.to_ascii_lowercase().contains("xn--");
-        let ascii = if plain {
-            Some(domain.to_ascii_lowercase())
+        let unicode = if plain {
+            Some(domain.to_ascii_lowercase()).filter(|d| valid_domain(d))
         } else {
-            idna::domain_to_ascii(domain).ok()
+            // One UTS-46 pass (mapping, normalization, punycode decoding, validation)
+            // gives the Unicode form people read; SMTP gets punycode from
+            // `ascii_domain` when it needs it.
+            let (unicode, checked) = idna::domain_to_unicode(domain);
+            Some(unicode).filter(|d| checked.is_ok() && valid_domain(d))
         };
-        let Some(ascii) = ascii.filter(|d| valid_ascii_domain(d)) else {
+        let Some(unicode) = unicode else {
             return Err(FieldError::Format {
                 expected: "домен с точкой после @, например mail.ru или почта.рф",
             });
         };
-        let unicode = if plain { ascii } else { idna::domain_to_unicode(&ascii).0 };
         Ok(Self(format!("{local}@{unicode}")))
     }
 
