@@ -209,6 +209,16 @@ pub struct SessionView {
     pub live: bool,
 }
 
+/// A new password and what its change ends and records.
+struct NewPassword<'a> {
+    password: &'a str,
+    repeat: &'a str,
+    /// The session that stays signed in (a change from the cabinet); `None` ends all.
+    keep_session: Option<&'a str>,
+    /// The journal action, also the sessions' end reason.
+    action: &'a str,
+}
+
 /// What a code is entered as.
 #[derive(Debug, Clone, Copy)]
 pub enum Proof<'a> {
@@ -1106,23 +1116,48 @@ impl Identity {
         else {
             return Err(IdentityError::NotConfirmed);
         };
+        let change =
+            NewPassword { password, repeat, keep_session: None, action: "password.recovered" };
+        self.replace_password(account_id, &change, Some(&f.id), origin, now).await
+    }
+
+    /// Checks and stores a new password inside one transaction: the flow (if any) is
+    /// completed, sessions other than `keep_session` end, every contact is told.
+    async fn replace_password(
+        &self,
+        account_id: &str,
+        change: &NewPassword<'_>,
+        flow: Option<&str>,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), IdentityError> {
         let account = self.account(account_id).await?;
-        self.check_new_password(password, repeat, &[&account.surname, &account.given_name])?;
-        let hash =
-            self.hasher.hash(password).await.map_err(|e| IdentityError::Internal(e.to_string()))?;
+        self.check_new_password(
+            change.password,
+            change.repeat,
+            &[&account.surname, &account.given_name],
+        )?;
+        let hash = self
+            .hasher
+            .hash(change.password)
+            .await
+            .map_err(|e| IdentityError::Internal(e.to_string()))?;
         let contacts = self.confirmed_contacts(account_id).await?;
         let now_us = to_micros(now);
         let mut tx = self.db.begin().await?;
-        if !rows::complete_flow(&mut tx, &f.id, now_us).await? {
+        if let Some(flow) = flow
+            && !rows::complete_flow(&mut tx, flow, now_us).await?
+        {
             return Err(IdentityError::RegistrationGone);
         }
         rows::set_password(&mut tx, account_id, &hash, now_us).await?;
         let ended =
-            rows::end_sessions_of(&mut tx, account_id, None, now_us, "password_recovered").await?;
+            rows::end_sessions_of(&mut tx, account_id, change.keep_session, now_us, change.action)
+                .await?;
         self.notify(&mut tx, &contacts, &Template::PasswordChanged { at: now }, now).await?;
         self.journal(
             &mut tx,
-            "password.recovered",
+            change.action,
             Outcome::Ok,
             Some(account_id),
             origin,
@@ -1179,35 +1214,13 @@ impl Identity {
             return Err(IdentityError::WrongCurrentPassword);
         }
         rows::clear_password_failures(&mut *self.db.conn().await?, account_id, now_us).await?;
-        let account = self.account(account_id).await?;
-        self.check_new_password(password, repeat, &[&account.surname, &account.given_name])?;
-        let hash =
-            self.hasher.hash(password).await.map_err(|e| IdentityError::Internal(e.to_string()))?;
-        let contacts = self.confirmed_contacts(account_id).await?;
-        let mut tx = self.db.begin().await?;
-        rows::set_password(&mut tx, account_id, &hash, now_us).await?;
-        let ended = rows::end_sessions_of(
-            &mut tx,
-            account_id,
-            Some(&session.id),
-            now_us,
-            "password_changed",
-        )
-        .await?;
-        self.notify(&mut tx, &contacts, &Template::PasswordChanged { at: now }, now).await?;
-        self.journal(
-            &mut tx,
-            "password.changed",
-            Outcome::Ok,
-            Some(account_id),
-            origin,
-            serde_json::json!({"sessions_ended": ended}),
-            now,
-        )
-        .await?;
-        commit(tx).await?;
-        self.outbox.wake();
-        Ok(())
+        let change = NewPassword {
+            password,
+            repeat,
+            keep_session: Some(&session.id),
+            action: "password.changed",
+        };
+        self.replace_password(account_id, &change, None, origin, now).await
     }
 
     /// Ends every other session of the signed-in person.

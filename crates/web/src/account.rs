@@ -219,6 +219,19 @@ fn confirm_view(
     }
 }
 
+/// The code page again, with why the code or the resend was refused.
+async fn confirm_refused(
+    viewer: &Viewer,
+    state: &AppState,
+    token: String,
+    e: IdentityError,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let message = refusal(e)?.general;
+    let reg = state.identity.registration(&token, state.clock.now()).await?;
+    Ok((status, confirm_view(viewer, state, token, &reg, message, false)).into_response())
+}
+
 #[derive(Debug, serde::Deserialize)]
 struct SentQuery {
     sent: Option<String>,
@@ -252,10 +265,7 @@ async fn confirm_submit(
     match state.identity.confirm_registration(&token, Proof::Code(&code), &origin, now).await {
         Ok(()) => Ok(see_other(&format!("/register/{token}/password"))),
         Err(e) => {
-            let message = refusal(e)?.general;
-            let reg = state.identity.registration(&token, now).await?;
-            let page = confirm_view(&viewer, &state, token, &reg, message, false);
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+            confirm_refused(&viewer, &state, token, e, StatusCode::UNPROCESSABLE_ENTITY).await
         }
     }
 }
@@ -269,12 +279,7 @@ async fn resend(
     let now = state.clock.now();
     match state.identity.resend_registration_code(&token, &origin, now).await {
         Ok(()) => Ok(see_other(&format!("/register/{token}?sent=1"))),
-        Err(e) => {
-            let message = refusal(e)?.general;
-            let reg = state.identity.registration(&token, now).await?;
-            let page = confirm_view(&viewer, &state, token, &reg, message, false);
-            Ok((StatusCode::TOO_MANY_REQUESTS, page).into_response())
-        }
+        Err(e) => confirm_refused(&viewer, &state, token, e, StatusCode::TOO_MANY_REQUESTS).await,
     }
 }
 
@@ -288,26 +293,12 @@ async fn confirm_link(
     match state.identity.confirm_registration(&token, Proof::Link(&link), &origin, now).await {
         Ok(()) => Ok(see_other(&format!("/register/{token}/password"))),
         Err(e) => {
-            let message = refusal(e)?.general;
-            let reg = state.identity.registration(&token, now).await?;
-            let page = confirm_view(&viewer, &state, token, &reg, message, false);
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+            confirm_refused(&viewer, &state, token, e, StatusCode::UNPROCESSABLE_ENTITY).await
         }
     }
 }
 
 // --- registration, step 3: the password --------------------------------------------------
-
-#[derive(Template, WebTemplate)]
-#[template(path = "register_password.html")]
-struct PasswordPage {
-    chrome: Chrome,
-    token: String,
-    masked: String,
-    rules: Vec<String>,
-    unmet: Vec<String>,
-    error: Option<String>,
-}
 
 fn password_rules(state: &AppState) -> Vec<String> {
     let p = &state.identity.policy().password;
@@ -338,15 +329,13 @@ async fn password_page(
     if reg.completed {
         return Ok(see_other("/login"));
     }
-    let page = PasswordPage {
-        chrome: viewer.chrome("register"),
-        rules: password_rules(&state),
-        token,
-        masked: reg.masked_contact,
-        unmet: Vec::new(),
-        error: None,
-    };
-    Ok(page.into_response())
+    Ok(NewPasswordPage::registration(
+        &state,
+        viewer.chrome("register"),
+        &token,
+        &reg.masked_contact,
+    )
+    .into_response())
 }
 
 async fn password_submit(
@@ -362,20 +351,14 @@ async fn password_submit(
     match state.identity.complete_registration(&token, &password, &repeat, &origin, now).await {
         Ok(session) => Ok(signed_in_redirect(&state, &session.token, session.expires_at, now)),
         Err(e) => {
-            let (unmet, error) = match e {
-                IdentityError::WeakPassword(unmet) => (unmet, None),
-                other => (Vec::new(), refusal(other)?.general),
-            };
             let reg = state.identity.registration(&token, now).await?;
-            let page = PasswordPage {
-                chrome: viewer.chrome("register"),
-                rules: password_rules(&state),
-                token,
-                masked: reg.masked_contact,
-                unmet,
-                error,
-            };
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+            NewPasswordPage::registration(
+                &state,
+                viewer.chrome("register"),
+                &token,
+                &reg.masked_contact,
+            )
+            .refused(e)
         }
     }
 }
@@ -706,6 +689,8 @@ async fn recovery_resend(
 struct NewPasswordPage {
     chrome: Chrome,
     title: &'static str,
+    /// Registration shows its steps and the confirmed contact.
+    registration: Option<String>,
     action: String,
     ask_current: bool,
     rules: Vec<String>,
@@ -714,10 +699,24 @@ struct NewPasswordPage {
 }
 
 impl NewPasswordPage {
+    fn registration(state: &AppState, chrome: Chrome, token: &str, masked: &str) -> Self {
+        Self {
+            chrome,
+            title: "Придумайте пароль",
+            registration: Some(masked.to_owned()),
+            action: format!("/register/{token}/password"),
+            ask_current: false,
+            rules: password_rules(state),
+            unmet: Vec::new(),
+            error: None,
+        }
+    }
+
     fn recovery(state: &AppState, chrome: Chrome, token: &str) -> Self {
         Self {
             chrome,
             title: "Новый пароль",
+            registration: None,
             action: format!("/recovery/{token}/password"),
             ask_current: false,
             rules: password_rules(state),
@@ -730,6 +729,7 @@ impl NewPasswordPage {
         Self {
             chrome: Chrome { nav: "cabinet", signed_in: true },
             title: "Изменение пароля",
+            registration: None,
             action: "/cabinet/password".into(),
             ask_current: true,
             rules: password_rules(state),
