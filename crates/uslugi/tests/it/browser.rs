@@ -153,13 +153,17 @@ async fn fill(c: &Client, id: &str, value: &str) {
     field.send_keys(value).await.unwrap();
 }
 
+/// Clicks what `locator` finds and waits for the next page (not just any element, which
+/// the old page may still show).
+async fn click_to_next_page(c: &Client, locator: Locator<'_>) {
+    c.execute("document.body.dataset.old = '1'", vec![]).await.unwrap();
+    c.find(locator).await.unwrap().click().await.unwrap();
+    c.wait().for_element(Locator::Css("body:not([data-old])")).await.unwrap();
+}
+
+/// Submits a form and waits for the next page.
 async fn submit(c: &Client, form: &str) {
-    c.find(Locator::Css(&format!("{form} button[type=submit]")))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_to_next_page(c, Locator::Css(&format!("{form} button[type=submit]"))).await;
 }
 
 on_both_backends! {
@@ -171,7 +175,7 @@ on_both_backends! {
 
         // Register: the form, the code from the dev outbox, the password.
         c.goto(&app.url("/")).await.unwrap();
-        c.find(Locator::LinkText("Регистрация")).await.unwrap().click().await.unwrap();
+        click_to_next_page(c, Locator::LinkText("Регистрация")).await;
         fill(c, "field-surname", "Петрова").await;
         fill(c, "field-given_name", "Анна").await;
         fill(c, "field-contact", "8 916 111-22-33").await;
@@ -183,7 +187,7 @@ on_both_backends! {
         let code = code_from_outbox(c, &app, phone).await;
         c.goto(confirm_url.as_str()).await.unwrap();
         fill(c, "field-code", &code).await;
-        c.find(Locator::Css("form.form-inline button[type=submit]")).await.unwrap().click().await.unwrap();
+        submit(c, "form.form-inline").await;
         c.wait().for_element(Locator::Id("password-form")).await.unwrap();
         // The rules appear live while typing a weak password.
         fill(c, "field-password", "abc").await;
@@ -198,13 +202,13 @@ on_both_backends! {
         assert_eq!(level.text().await.unwrap(), "Упрощённая");
 
         // Sign out, sign in.
-        c.find(Locator::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
-        c.wait().for_element(Locator::LinkText("Войти")).await.unwrap().click().await.unwrap();
+        click_to_next_page(c, Locator::Css("form[action='/logout'] button")).await;
+        click_to_next_page(c, Locator::LinkText("Войти")).await;
         fill(c, "field-login", "89161112233").await;
         fill(c, "field-password", PASSWORD).await;
         submit(c, "#login-form").await;
         c.wait().for_element(Locator::Id("account-level")).await.unwrap();
-        c.find(Locator::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
+        click_to_next_page(c, Locator::Css("form[action='/logout'] button")).await;
 
         // Five wrong passwords lock sign-in.
         c.goto(&app.url("/login")).await.unwrap();
@@ -218,15 +222,15 @@ on_both_backends! {
         assert!(error.contains("Вход заблокирован до"), "{error}");
 
         // Recovery by code, then sign in with the new password.
-        c.find(Locator::LinkText("Забыли пароль?")).await.unwrap().click().await.unwrap();
+        click_to_next_page(c, Locator::LinkText("Забыли пароль?")).await;
         fill(c, "field-login", "+7 916 111 22 33").await;
-        c.find(Locator::Css("form[action='/recovery'] button")).await.unwrap().click().await.unwrap();
+        submit(c, "form[action='/recovery']").await;
         c.wait().for_element(Locator::Id("masked-contact")).await.unwrap();
         let recovery_url = c.current_url().await.unwrap();
         let code = code_from_outbox(c, &app, phone).await;
         c.goto(recovery_url.as_str()).await.unwrap();
         fill(c, "field-code", &code).await;
-        c.find(Locator::Css("form.form-inline button[type=submit]")).await.unwrap().click().await.unwrap();
+        submit(c, "form.form-inline").await;
         c.wait().for_element(Locator::Id("password-form")).await.unwrap();
         let new = "Синий-Слон-Летит-7!";
         fill(c, "field-password", new).await;
