@@ -144,6 +144,7 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
         dev_outbox: settings.dev_outbox(),
         identity,
         secure_cookies,
+        trust_proxy: settings.trust_proxy,
     };
     let app = web::router(state);
     let (stop, mut stopped) = watch::channel(false);

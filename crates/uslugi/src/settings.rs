@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 /// Every key, as written in `uslugi.toml`; the environment variable is `USLUGI_` + the key
 /// in upper case, the flag `--` + the key with dashes.
-pub const KEYS: [&str; 25] = [
+pub const KEYS: [&str; 26] = [
     "listen",
     "data_dir",
     "database_url",
@@ -26,6 +26,7 @@ pub const KEYS: [&str; 25] = [
     "sms_url",
     "sms_token",
     "demo_data",
+    "trust_proxy",
     "code_ttl_seconds",
     "login_attempts",
     "login_lock_minutes",
@@ -56,6 +57,7 @@ struct Raw {
     sms_url: Option<String>,
     sms_token: Option<SecretString>,
     demo_data: bool,
+    trust_proxy: bool,
     code_ttl_seconds: i64,
     login_attempts: i64,
     login_lock_minutes: i64,
@@ -135,6 +137,9 @@ pub struct Settings {
     pub sms: Option<SmsGateway>,
     /// In dev mode, create a demo citizen on the first run (and print its password).
     pub demo_data: bool,
+    /// The portal runs behind one reverse proxy that appends `X-Forwarded-For`: take
+    /// the client address from there (for the journal and per-IP throttling).
+    pub trust_proxy: bool,
     /// The rules of accounts (codes, lockout, sessions, passwords).
     pub identity: identity::Policy,
     /// Argon2id costs.
@@ -157,6 +162,7 @@ impl Settings {
             smtp: None,
             sms: None,
             demo_data: false,
+            trust_proxy: false,
             identity: identity::Policy::default(),
             argon2: identity::password::HashParams::default(),
         }
@@ -215,6 +221,7 @@ impl Settings {
             .and_then(|b| b.set_default("log_format", "json"))
             .and_then(|b| b.set_default("mode", "dev"))
             .and_then(|b| b.set_default("demo_data", true))
+            .and_then(|b| b.set_default("trust_proxy", false))
             .and_then(|b| b.set_default("code_ttl_seconds", 300))
             .and_then(|b| b.set_default("login_attempts", 5))
             .and_then(|b| b.set_default("login_lock_minutes", 15))
@@ -437,6 +444,7 @@ impl Settings {
             smtp,
             sms,
             demo_data: raw.demo_data,
+            trust_proxy: raw.trust_proxy,
         })
     }
 }

@@ -36,6 +36,8 @@ pub struct AppState {
     pub identity: identity::Identity,
     /// Mark cookies `Secure` with the `__Host-` prefix (the portal is served over TLS).
     pub secure_cookies: bool,
+    /// Take the client address from the last `X-Forwarded-For` entry (behind one proxy).
+    pub trust_proxy: bool,
 }
 
 /// The whole HTTP application: routes and the layers around them.

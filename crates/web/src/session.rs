@@ -115,14 +115,22 @@ fn is_api(parts: &Parts) -> bool {
 #[derive(Debug, Clone)]
 pub struct ClientOrigin(pub Origin);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientOrigin {
+impl FromRequestParts<AppState> for ClientOrigin {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
             .extensions
             .get::<ConnectInfo<std::net::SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string());
+            .map(|ConnectInfo(addr)| addr.ip());
+        // Behind our reverse proxy every peer is the proxy; the client is the address the
+        // proxy appended last to X-Forwarded-For (earlier entries come from the client
+        // and can be forged). Without the setting the header is ignored.
+        let forwarded = state.trust_proxy.then(|| client_behind_proxy(&parts.headers)).flatten();
+        let ip = forwarded.or(peer).map(|ip| ip.to_string());
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
@@ -130,4 +138,15 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientOrigin {
             .map(|ua| ua.chars().take(300).collect());
         Ok(Self(Origin { ip, user_agent }))
     }
+}
+
+/// The last address in `X-Forwarded-For`, if it parses.
+fn client_behind_proxy(headers: &axum::http::HeaderMap) -> Option<std::net::IpAddr> {
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .next_back()
+        .and_then(|ip| ip.trim().parse().ok())
 }

@@ -490,3 +490,45 @@ on_both_backends! {
         }
     }
 }
+
+/// Failed sign-ins seen through a proxy are counted per client, not per proxy.
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_client_address_is_journaled_and_throttled() {
+    let app = TestApp::spawn_with(store::Backend::Sqlite, |_, s| {
+        s.trust_proxy = true;
+        s.identity.ip_failures = 2;
+    })
+    .await;
+    app.register("+79161112233").await;
+    let attempt = |client: &'static str| {
+        app.http
+            .post(app.url("/api/v1/sessions"))
+            .header("x-forwarded-for", format!("203.0.113.250, {client}"))
+            .json(&json!({"login": "+79990000000", "password": "Wrong-pass-1!"}))
+            .send()
+    };
+    assert_eq!(attempt("198.51.100.7").await.unwrap().status().as_u16(), 401);
+    assert_eq!(attempt("198.51.100.7").await.unwrap().status().as_u16(), 401);
+    assert_eq!(
+        attempt("198.51.100.7").await.unwrap().status().as_u16(),
+        429,
+        "this client is throttled"
+    );
+    assert_eq!(
+        attempt("198.51.100.8").await.unwrap().status().as_u16(),
+        401,
+        "another client is not"
+    );
+    journal::Journal::new(app.db().clone()).seal().await.unwrap();
+    let ips: Vec<(Option<String>,)> =
+        sqlx::query_as("SELECT ip FROM journal WHERE action = 'signin.failed'")
+            .fetch_all(app.db().pool())
+            .await
+            .unwrap();
+    assert!(
+        ips.iter().all(|(ip,)| ip.as_deref() != Some("203.0.113.250")),
+        "the forgeable first entry is ignored"
+    );
+    assert!(ips.iter().any(|(ip,)| ip.as_deref() == Some("198.51.100.7")));
+    app.stop().await;
+}
