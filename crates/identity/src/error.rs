@@ -26,6 +26,8 @@ pub enum IdentityError {
     ResendTooSoon { seconds: i64 },
     #[error("регистрация не найдена или устарела. Начните заново")]
     RegistrationGone,
+    #[error("ссылка устарела или уже использована. Начните заново")]
+    FlowGone,
     #[error("сначала подтвердите контакт кодом")]
     NotConfirmed,
     #[error("пароль не подходит: {}", .0.join("; "))]
@@ -75,6 +77,7 @@ impl IdentityError {
             Self::CodeExpired => "code_expired",
             Self::ResendTooSoon { .. } => "resend_too_soon",
             Self::RegistrationGone => "registration_gone",
+            Self::FlowGone => "flow_gone",
             Self::NotConfirmed => "not_confirmed",
             Self::WeakPassword(_) => "weak_password",
             Self::PasswordMismatch => "password_mismatch",

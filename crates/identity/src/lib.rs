@@ -641,6 +641,23 @@ impl Identity {
         if code.attempts >= self.policy.code_attempts {
             return Err(IdentityError::CodeExhausted);
         }
+        // Reserve this attempt against the contact before comparing, atomically, so that
+        // parallel guesses (over any number of flows for the contact) get no more than
+        // the allowed number of comparisons; a right code gives its reservation back.
+        let limit = self.policy.contact_failures;
+        let (reserved, blocked) = rows::throttle_failure(
+            &self.db,
+            &key,
+            now_us,
+            self.policy.contact_window.num_microseconds().unwrap_or(i64::MAX),
+            limit,
+            self.policy.contact_block.num_microseconds().unwrap_or(i64::MAX),
+        )
+        .await?;
+        if reserved > limit {
+            let until = blocked.map_or(now + self.policy.contact_block, from_micros);
+            return Err(IdentityError::ContactBlocked { until });
+        }
         let matches = match proof {
             Proof::Code(entered) => {
                 let entered: String = entered.chars().filter(|c| !c.is_whitespace()).collect();
@@ -652,6 +669,7 @@ impl Identity {
                 .is_some_and(|h| same(&self.vault.secret_hash(purpose, link), h)),
         };
         if matches {
+            rows::throttle_refund(&self.db, &key, limit).await?;
             let mut tx = self.db.begin().await?;
             if rows::use_code(&mut tx, &code.id, now_us, self.policy.code_attempts).await? {
                 return Ok(tx);
@@ -660,15 +678,6 @@ impl Identity {
         }
         let attempts =
             rows::count_wrong_code(&self.db, &code.id, now_us, self.policy.code_attempts).await?;
-        let (_, blocked) = rows::throttle_failure(
-            &self.db,
-            &key,
-            now_us,
-            self.policy.contact_window.num_microseconds().unwrap_or(i64::MAX),
-            self.policy.contact_failures,
-            self.policy.contact_block.num_microseconds().unwrap_or(i64::MAX),
-        )
-        .await?;
         self.journal_alone(
             "code.failed",
             Outcome::Denied,
@@ -869,21 +878,21 @@ impl Identity {
     /// the window (so nobody can flood a stranger's phone through these forms). Call it
     /// before opening the transaction that sends.
     async fn count_send(&self, index: &str, now: DateTime<Utc>) -> Result<(), IdentityError> {
-        let key = format!("send:{index}");
-        let now_us = to_micros(now);
-        if let Some(until) = rows::throttle_blocked(&self.db, &key, now_us).await? {
-            return Err(IdentityError::TooManyCodes { until: from_micros(until) });
-        }
         let window = self.policy.contact_window.num_microseconds().unwrap_or(i64::MAX);
-        rows::throttle_failure(
+        // Counted before sending, atomically: parallel requests cannot all slip under.
+        let (sent, until) = rows::throttle_failure(
             &self.db,
-            &key,
-            now_us,
+            &format!("send:{index}"),
+            to_micros(now),
             window,
             self.policy.codes_per_window + 1,
             window,
         )
         .await?;
+        if sent > self.policy.codes_per_window {
+            let until = until.map_or(now + self.policy.contact_window, from_micros);
+            return Err(IdentityError::TooManyCodes { until });
+        }
         Ok(())
     }
 
@@ -903,7 +912,7 @@ impl Identity {
             {
                 Ok(f)
             }
-            _ => Err(IdentityError::RegistrationGone),
+            _ => Err(IdentityError::FlowGone),
         }
     }
 
@@ -1041,7 +1050,13 @@ impl Identity {
             return Err(IdentityError::RegistrationGone);
         }
         if f.confirmed_at.is_some() {
-            return Ok(());
+            // Confirmed before: a contact change whose binding was refused (the contact
+            // was taken meanwhile) must say so again, not report success.
+            return if recovery || f.completed_at.is_some() {
+                Ok(())
+            } else {
+                self.apply_contact_change(&f, origin, now).await
+            };
         }
         let mut tx = self
             .check_code(

@@ -450,9 +450,11 @@ pub async fn use_code(
 
 // --- throttles ---------------------------------------------------------------------------
 
-/// Records one failure for `key` in a window of `window` µs; once `limit` failures fall
-/// in one window the key is blocked until `now + block`. Atomic (one upsert). Returns
-/// (failures in the window, blocked until).
+/// Records one failure (or one reserved attempt) for `key` in a window of `window` µs;
+/// once `limit` fall in one window the key is blocked until `now + block`. A window that
+/// ran out, or a block that ended, starts a fresh count. Atomic (one upsert), so it can
+/// reserve an attempt before the attempt is made. Returns (count in the window, blocked
+/// until).
 pub async fn throttle_failure(
     db: &Db,
     key: &str,
@@ -465,11 +467,18 @@ pub async fn throttle_failure(
         "INSERT INTO throttle (key, failures, window_start, blocked_until) \
          VALUES ($1, 1, $2, CASE WHEN 1 >= $4 THEN $2 + $5 ELSE NULL END) \
          ON CONFLICT (key) DO UPDATE SET \
-           failures = CASE WHEN throttle.window_start <= $2 - $3 THEN 1 ELSE throttle.failures + 1 END, \
-           window_start = CASE WHEN throttle.window_start <= $2 - $3 THEN $2 ELSE throttle.window_start END, \
+           failures = CASE WHEN throttle.window_start <= $2 - $3 \
+                             OR (throttle.blocked_until IS NOT NULL AND throttle.blocked_until <= $2) \
+                           THEN 1 ELSE throttle.failures + 1 END, \
+           window_start = CASE WHEN throttle.window_start <= $2 - $3 \
+                                 OR (throttle.blocked_until IS NOT NULL AND throttle.blocked_until <= $2) \
+                               THEN $2 ELSE throttle.window_start END, \
            blocked_until = CASE \
-             WHEN (CASE WHEN throttle.window_start <= $2 - $3 THEN 1 ELSE throttle.failures + 1 END) >= $4 \
-             THEN $2 + $5 ELSE throttle.blocked_until END \
+             WHEN throttle.window_start <= $2 - $3 \
+                  OR (throttle.blocked_until IS NOT NULL AND throttle.blocked_until <= $2) \
+             THEN CASE WHEN 1 >= $4 THEN $2 + $5 ELSE NULL END \
+             WHEN throttle.failures + 1 >= $4 AND throttle.blocked_until IS NULL THEN $2 + $5 \
+             ELSE throttle.blocked_until END \
          RETURNING failures, blocked_until",
     )
     .bind(key)
@@ -480,6 +489,21 @@ pub async fn throttle_failure(
     .fetch_one(db.pool())
     .await?;
     Ok((row.try_get("failures")?, row.try_get("blocked_until")?))
+}
+
+/// Gives back one reserved attempt that turned out right (a correct code): the count goes
+/// down and a block that only this attempt caused is lifted.
+pub async fn throttle_refund(db: &Db, key: &str, limit: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE throttle SET failures = failures - 1, \
+           blocked_until = CASE WHEN failures - 1 < $2 THEN NULL ELSE blocked_until END \
+         WHERE key = $1 AND failures > 0",
+    )
+    .bind(key)
+    .bind(limit)
+    .execute(db.pool())
+    .await?;
+    Ok(())
 }
 
 /// Until when `key` is blocked, if it is blocked at `now`.

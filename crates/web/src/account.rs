@@ -118,6 +118,7 @@ struct RegisterPage {
     accept_pd: bool,
     errors: FormErrors,
     terms_version: String,
+    pd_version: String,
 }
 
 impl RegisterPage {
@@ -132,6 +133,7 @@ impl RegisterPage {
             accept_pd: values.contains_key("accept_pd"),
             errors,
             terms_version: state.identity.policy().terms_version.clone(),
+            pd_version: state.identity.policy().pd_version.clone(),
         }
     }
 
@@ -352,6 +354,10 @@ async fn password_submit(
         Ok(session) => Ok(signed_in_redirect(&state, &session.token, session.expires_at, now)),
         Err(e) => {
             let reg = state.identity.registration(&token, now).await?;
+            if reg.completed {
+                // A second submit of a finished registration: the account exists.
+                return Ok(see_other("/login"));
+            }
             NewPasswordPage::registration(
                 &state,
                 viewer.chrome("register"),

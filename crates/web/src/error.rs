@@ -152,7 +152,7 @@ impl From<identity::IdentityError> for AppError {
             | E::TooManyAttempts { .. }
             | E::TooManyCodes { .. } => StatusCode::TOO_MANY_REQUESTS,
             E::CodeExpired => StatusCode::GONE,
-            E::RegistrationGone => StatusCode::NOT_FOUND,
+            E::RegistrationGone | E::FlowGone => StatusCode::NOT_FOUND,
             E::BadCredentials => StatusCode::UNAUTHORIZED,
             E::Locked { .. } => StatusCode::LOCKED,
             E::Internal(_) | E::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -73,6 +73,9 @@ async fn security_headers(mut response: Response) -> Response {
         (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
         (HeaderName::from_static("permissions-policy"), "camera=(), microphone=(), geolocation=()"),
         (HeaderName::from_static("cross-origin-opener-policy"), "same-origin"),
+        // Pages and API answers may carry personal data: no copies in shared caches or
+        // the back button of a shared computer. Static assets set their own policy.
+        (header::CACHE_CONTROL, "no-store"),
     ];
     for (name, value) in set {
         h.entry(name).or_insert(HeaderValue::from_static(value));

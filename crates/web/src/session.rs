@@ -140,13 +140,11 @@ impl FromRequestParts<AppState> for ClientOrigin {
     }
 }
 
-/// The last address in `X-Forwarded-For`, if it parses.
+/// The last address in `X-Forwarded-For`, if it parses. The header is read as bytes: a
+/// client may put anything (even non-ASCII) into the entries before the proxy's, and that
+/// must not make the proxy's own entry unreadable.
 fn client_behind_proxy(headers: &axum::http::HeaderMap) -> Option<std::net::IpAddr> {
-    headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .next_back()
-        .and_then(|ip| ip.trim().parse().ok())
+    let last = headers.get_all("x-forwarded-for").iter().next_back()?;
+    let entry = last.as_bytes().rsplit(|b| *b == b',').next()?;
+    std::str::from_utf8(entry).ok()?.trim().parse().ok()
 }

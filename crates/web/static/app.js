@@ -44,8 +44,10 @@
       headers: { Accept: "application/json" },
       credentials: "same-origin"
     })
-      .then(function (r) { return r.json(); })
+      .then(function (r) { return r.ok || r.status === 404 ? r.json() : null; })
       .then(function (result) {
+        // A server hiccup is not the person's mistake: say nothing, submit will check.
+        if (!result) return;
         // Drop answers for a value the person has already changed.
         if (input.value === sent) show(input, result);
       })
@@ -94,9 +96,9 @@
         credentials: "same-origin",
         body: JSON.stringify({ password: sent })
       })
-        .then(function (r) { return r.json(); })
+        .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (result) {
-          if (input.value !== sent) return;
+          if (!result || input.value !== sent) return;
           list.textContent = "";
           (result.unmet || []).forEach(function (rule) {
             var li = document.createElement("li");

@@ -532,3 +532,50 @@ async fn behind_a_trusted_proxy_the_client_address_is_journaled_and_throttled() 
     assert!(ips.iter().any(|(ip,)| ip.as_deref() == Some("198.51.100.7")));
     app.stop().await;
 }
+
+on_both_backends! {
+    async fn parallel_guesses_and_sends_stay_within_the_contact_limits(app) {
+        let phone = "+79161112233";
+        app.register(phone).await;
+        // Twenty recoveries at once: at most ten codes go to the phone within the hour.
+        let mut starts = Vec::new();
+        for _ in 0..20 {
+            let (http, url) = (app.http.clone(), app.url("/api/v1/recoveries"));
+            starts.push(tokio::spawn(async move {
+                let r = http.post(url).json(&json!({"login": "+79161112233"})).send().await.unwrap();
+                let status = r.status().as_u16();
+                (status, r.json::<Value>().await.unwrap())
+            }));
+        }
+        let mut tokens = Vec::new();
+        for s in starts {
+            let (status, body) = s.await.unwrap();
+            match status {
+                202 => tokens.push(body["token"].as_str().unwrap().to_owned()),
+                429 => assert_eq!(body["error"]["code"], json!("too_many_codes")),
+                other => panic!("unexpected {other}: {body}"),
+            }
+        }
+        let codes = app.outbox(Some(phone)).await.iter().filter(|m| m["template"] == json!("recovery.code")).count();
+        assert!(codes <= 10 && codes == tokens.len(), "{codes} codes for {} flows", tokens.len());
+        // Wrong guesses on all those flows at once: at most five are compared.
+        let mut guesses = Vec::new();
+        for token in &tokens {
+            for _ in 0..3 {
+                let (http, url) = (app.http.clone(), app.url(&format!("/api/v1/recoveries/{token}/confirm")));
+                guesses.push(tokio::spawn(async move {
+                    http.post(url).json(&json!({"code": "000000"})).send().await.unwrap().status().as_u16()
+                }));
+            }
+        }
+        for g in guesses {
+            assert!([422, 429].contains(&g.await.unwrap()));
+        }
+        journal::Journal::new(app.db().clone()).seal().await.unwrap();
+        let compared: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM journal WHERE action = 'code.failed'")
+            .fetch_one(app.db().pool())
+            .await
+            .unwrap();
+        assert!(compared.0 <= 5, "{} wrong codes were compared", compared.0);
+    }
+}
