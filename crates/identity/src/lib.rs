@@ -981,26 +981,7 @@ impl Identity {
             },
         )
         .await?;
-        if send {
-            self.send_code(&mut tx, purpose, &id, contact, &index, None, now).await?;
-        } else {
-            rows::insert_code(
-                &mut tx,
-                &CodeRow {
-                    id: uuid::Uuid::now_v7().to_string(),
-                    purpose: purpose.to_owned(),
-                    flow_id: id.clone(),
-                    contact_index: index.clone(),
-                    code_hash: self.vault.secret_hash(purpose, &random_token()),
-                    link_hash: None,
-                    attempts: 0,
-                    created_at: to_micros(now),
-                    expires_at: to_micros(now + self.policy.code_ttl),
-                    used_at: None,
-                },
-            )
-            .await?;
-        }
+        self.flow_code(&mut tx, purpose, &id, contact, &index, send, now).await?;
         self.journal(
             &mut tx,
             &format!("{purpose}.started"),
@@ -1014,6 +995,42 @@ impl Identity {
         commit(tx).await?;
         self.outbox.wake();
         Ok(token)
+    }
+
+    /// A new code for a flow: sent when the contact belongs to an account, otherwise
+    /// stored and never sent — so an unknown contact's flow behaves like a real one
+    /// (resend timing, expiry, wrong-code answers) and tells nobody what exists.
+    #[allow(clippy::too_many_arguments)]
+    async fn flow_code(
+        &self,
+        conn: &mut store::Conn,
+        purpose: &str,
+        flow_id: &str,
+        contact: &Contact,
+        index: &str,
+        send: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(), IdentityError> {
+        if send {
+            return self.send_code(conn, purpose, flow_id, contact, index, None, now).await;
+        }
+        rows::insert_code(
+            conn,
+            &CodeRow {
+                id: uuid::Uuid::now_v7().to_string(),
+                purpose: purpose.to_owned(),
+                flow_id: flow_id.to_owned(),
+                contact_index: index.to_owned(),
+                code_hash: self.vault.secret_hash(purpose, &random_token()),
+                link_hash: None,
+                attempts: 0,
+                created_at: to_micros(now),
+                expires_at: to_micros(now + self.policy.code_ttl),
+                used_at: None,
+            },
+        )
+        .await?;
+        Ok(())
     }
 
     /// «Забыли пароль?»: a code to the phone or e-mail typed, if it is a confirmed
@@ -1098,9 +1115,8 @@ impl Identity {
         }
         self.count_send(&f.contact_index, now).await?;
         let mut tx = self.db.begin().await?;
-        if f.account_id.is_some() {
-            self.send_code(&mut tx, purpose, &f.id, &contact, &f.contact_index, None, now).await?;
-        }
+        let send = f.account_id.is_some();
+        self.flow_code(&mut tx, purpose, &f.id, &contact, &f.contact_index, send, now).await?;
         self.journal(
             &mut tx,
             "code.resent",
@@ -1202,20 +1218,19 @@ impl Identity {
             .ok_or(IdentityError::RegistrationGone)?;
         let now_us = to_micros(now);
         let lock_until = to_micros(now + self.policy.login_lock);
-        if rows::reserve_password_check(
+        let reserved = rows::reserve_password_check(
             &self.db,
             account_id,
             now_us,
             self.policy.login_attempts,
             lock_until,
         )
-        .await?
-        .is_none()
-        {
+        .await?;
+        let Some(count) = reserved else {
             return Err(IdentityError::Locked {
                 until: from_micros(row.locked_until.unwrap_or(lock_until)),
             });
-        }
+        };
         if !self.hasher.verify(current, Some(&row.password_hash)).await {
             self.journal_alone(
                 "password.change_failed",
@@ -1226,6 +1241,9 @@ impl Identity {
                 now,
             )
             .await?;
+            if count >= self.policy.login_attempts {
+                return Err(self.locked_now(account_id, lock_until, origin, now).await?);
+            }
             return Err(IdentityError::WrongCurrentPassword);
         }
         rows::clear_password_failures(&mut *self.db.conn().await?, account_id, now_us).await?;
@@ -1416,9 +1434,7 @@ impl Identity {
             Err(_) => None,
         };
         let Some(account) = account.filter(|a| a.status == "active") else {
-            self.hasher.verify(password, None).await;
-            self.failed_sign_in(ip_key.as_deref(), None, origin, now).await?;
-            return Err(IdentityError::BadCredentials);
+            return self.unknown_sign_in(login, password, ip_key.as_deref(), origin, now).await;
         };
         let lock_until = to_micros(now + self.policy.login_lock);
         let Some(count) = rows::reserve_password_check(
@@ -1488,28 +1504,79 @@ impl Identity {
         }
         self.failed_sign_in(ip_key.as_deref(), Some(&account.id), origin, now).await?;
         if count >= self.policy.login_attempts {
-            let contacts = self.confirmed_contacts(&account.id).await?;
-            let mut tx = self.db.begin().await?;
-            self.journal(
-                &mut tx,
-                "account.locked",
-                Outcome::Denied,
-                Some(&account.id),
-                origin,
-                serde_json::json!({"minutes": self.policy.login_lock.num_minutes()}),
-                now,
+            return Err(self.locked_now(&account.id, lock_until, origin, now).await?);
+        }
+        Err(IdentityError::BadCredentials)
+    }
+
+    /// The wrong password that used up the allowed tries: journal the lock, tell the
+    /// owner, and answer with the lock.
+    async fn locked_now(
+        &self,
+        account_id: &str,
+        lock_until: i64,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<IdentityError, IdentityError> {
+        let until = from_micros(lock_until);
+        let contacts = self.confirmed_contacts(account_id).await?;
+        let mut tx = self.db.begin().await?;
+        let minutes = self.policy.login_lock.num_minutes();
+        let details = serde_json::json!({ "minutes": minutes });
+        self.journal(
+            &mut tx,
+            "account.locked",
+            Outcome::Denied,
+            Some(account_id),
+            origin,
+            details,
+            now,
+        )
+        .await?;
+        self.notify(&mut tx, &contacts, &Template::AccountLocked { until }, now).await?;
+        commit(tx).await?;
+        self.outbox.wake();
+        Ok(IdentityError::Locked { until })
+    }
+
+    /// A sign-in for a login no account has: the same hash work and the same answers as a
+    /// known account — including the lock after the allowed number of tries, counted per
+    /// login — so that trying passwords tells nobody whether the account exists.
+    async fn unknown_sign_in(
+        &self,
+        login: &str,
+        password: &str,
+        ip_key: Option<&str>,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<NewSession, IdentityError> {
+        let now_us = to_micros(now);
+        let key = Contact::parse(login)
+            .ok()
+            .map(|c| format!("login:{}", self.vault.blind_index(c.kind(), c.value())));
+        if let Some(key) = &key
+            && let Some(until) = rows::throttle_blocked(&self.db, key, now_us).await?
+        {
+            return Err(IdentityError::Locked { until: from_micros(until) });
+        }
+        self.hasher.verify(password, None).await;
+        self.failed_sign_in(ip_key, None, origin, now).await?;
+        if let Some(key) = &key {
+            let block = self.policy.login_lock.num_microseconds().unwrap_or(i64::MAX);
+            let window = Duration::days(1).num_microseconds().unwrap_or(i64::MAX);
+            let (count, until) = rows::throttle_failure(
+                &self.db,
+                key,
+                now_us,
+                window,
+                self.policy.login_attempts,
+                block,
             )
             .await?;
-            self.notify(
-                &mut tx,
-                &contacts,
-                &Template::AccountLocked { until: from_micros(lock_until) },
-                now,
-            )
-            .await?;
-            commit(tx).await?;
-            self.outbox.wake();
-            return Err(IdentityError::Locked { until: from_micros(lock_until) });
+            if count >= self.policy.login_attempts {
+                let until = until.map_or(now + self.policy.login_lock, from_micros);
+                return Err(IdentityError::Locked { until });
+            }
         }
         Err(IdentityError::BadCredentials)
     }

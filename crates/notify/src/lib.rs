@@ -154,6 +154,8 @@ const MAX_ATTEMPTS: i64 = 8;
 const LEASE: Duration = Duration::seconds(60);
 const RECIPIENT: &str = "outbox.recipient";
 const BODY: &str = "outbox.body";
+/// What a delivered message's text becomes.
+const REDACTED: &str = "(текст удалён после отправки)";
 
 #[derive(Serialize, serde::Deserialize)]
 struct JobPayload {
@@ -239,6 +241,10 @@ impl Outbox {
                 Ok(()) => {
                     outbox::set_status(&self.db, &row.id, "sent", None, store::to_micros(now))
                         .await?;
+                    if self.delivered_for_real(&row.channel) {
+                        let gone = self.vault.encrypt(REDACTED, BODY);
+                        outbox::set_body(&self.db, &row.id, &gone).await?;
+                    }
                     queue.complete(&job.id, now).await?;
                     sent += 1;
                 }
@@ -268,6 +274,16 @@ impl Outbox {
             }
         }
         Ok(sent)
+    }
+
+    /// Whether a channel has a real transport (not the dev sink, whose messages people
+    /// read at `/dev/outbox`).
+    fn delivered_for_real(&self, channel: &str) -> bool {
+        match Channel::parse(channel) {
+            Some(Channel::Email) => !matches!(self.delivery.email, EmailTransport::DevSink),
+            Some(Channel::Sms) => !matches!(self.delivery.sms, SmsTransport::DevSink),
+            None => false,
+        }
     }
 
     async fn send(&self, row: &OutboxRow) -> Result<(), String> {

@@ -114,3 +114,14 @@ pub async fn latest(
     };
     Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
 }
+
+/// Replaces a delivered message's text (it may hold a code or a link): the outbox keeps
+/// that a message went out, not what it said.
+pub async fn set_body(db: &Db, id: &str, body: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE outbox SET body = $1 WHERE id = $2")
+        .bind(body)
+        .bind(id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}

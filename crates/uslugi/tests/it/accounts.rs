@@ -186,6 +186,16 @@ on_both_backends! {
         assert_eq!((s1, s2), (401, 401));
         assert_eq!(unknown, wrong);
         assert_eq!(wrong["error"]["message"], json!("Неверный логин или пароль"));
+        // The lock comes after the same number of tries for both.
+        for _ in 0..3 {
+            assert_eq!(app.sign_in("+79990000000", "Whatever-1!").await.0, 401);
+            assert_eq!(app.sign_in("+79161112233", "Whatever-1!").await.0, 401);
+        }
+        let (s1, unknown) = app.sign_in("+79990000000", "Whatever-1!").await;
+        let (s2, known) = app.sign_in("+79161112233", "Whatever-1!").await;
+        assert_eq!((s1, s2), (423, 423));
+        assert_eq!(unknown["error"]["code"], known["error"]["code"]);
+        assert_eq!(app.sign_in("+79990000000", "Whatever-1!").await.0, 423, "stays locked");
     }
 }
 
