@@ -419,13 +419,7 @@ async fn login_submit(
     match state.identity.sign_in(&login, &value(&values, "password"), &origin, now).await {
         Ok(session) => Ok(signed_in_redirect(&state, &session.token, session.expires_at, now)),
         Err(e) => {
-            let status = if matches!(e, IdentityError::Locked { .. }) {
-                StatusCode::LOCKED
-            } else if matches!(e, IdentityError::TooManyAttempts { .. }) {
-                StatusCode::TOO_MANY_REQUESTS
-            } else {
-                StatusCode::UNAUTHORIZED
-            };
+            let status = crate::error::refusal_status(&e);
             let error = refusal(e)?.general;
             let page = LoginPage { chrome: viewer.chrome("login"), login, error, notice: None };
             Ok((status, page).into_response())
@@ -453,6 +447,7 @@ async fn logout(
 struct CabinetPage {
     chrome: Chrome,
     notice: Option<String>,
+    contact: ContactForm,
     password_changed: String,
     account: AccountView,
     level: &'static str,
@@ -513,6 +508,31 @@ async fn cabinet(
     State(state): State<AppState>,
     Query(q): Query<CabinetQuery>,
 ) -> Result<CabinetPage, AppError> {
+    let notice = q.done.as_deref().map(|done| {
+        match done {
+            "password" => "Пароль изменён. Другие сеансы завершены.",
+            "sessions" => "Другие сеансы завершены.",
+            "contact" => "Контакт подтверждён и привязан к учётной записи.",
+            _ => "Готово.",
+        }
+        .to_owned()
+    });
+    cabinet_page(&session, &state, notice, ContactForm::default()).await
+}
+
+/// The cabinet's contact form as typed, with why it was refused.
+#[derive(Debug, Default)]
+struct ContactForm {
+    value: String,
+    error: Option<String>,
+}
+
+async fn cabinet_page(
+    session: &identity::SessionInfo,
+    state: &AppState,
+    notice: Option<String>,
+    contact: ContactForm,
+) -> Result<CabinetPage, AppError> {
     let now = state.clock.now();
     let account = state.identity.account(&session.account_id).await?;
     let sessions = state
@@ -539,18 +559,10 @@ async fn cabinet(
             device: identity::device_of(r.user_agent.as_deref()),
         })
         .collect();
-    let notice = q.done.as_deref().map(|done| {
-        match done {
-            "password" => "Пароль изменён. Другие сеансы завершены.",
-            "sessions" => "Другие сеансы завершены.",
-            "contact" => "Контакт подтверждён и привязан к учётной записи.",
-            _ => "Готово.",
-        }
-        .to_owned()
-    });
     Ok(CabinetPage {
         chrome: Chrome { nav: "cabinet", signed_in: true },
         notice,
+        contact,
         password_changed: msk(account.password_changed_at),
         level: level_label(&account.level),
         account,
@@ -835,14 +847,12 @@ async fn contact_start(
     {
         Ok(token) => Ok(see_other(&format!("/cabinet/contacts/{token}"))),
         Err(e) => {
-            let errors = refusal(e)?;
-            let message = errors.message("contact", "Телефон или почта").unwrap_or_default();
-            Err(AppError::Refused {
-                status: StatusCode::UNPROCESSABLE_ENTITY,
-                code: "contact",
-                message,
-                fields: Vec::new(),
-            })
+            // Shown in place, beside the field, with what was typed.
+            let status = crate::error::refusal_status(&e);
+            let error = refusal(e)?.message("contact", "Телефон или почта");
+            let form = ContactForm { value: contact, error };
+            let page = cabinet_page(&session, &state, None, form).await?;
+            Ok((status, page).into_response())
         }
     }
 }

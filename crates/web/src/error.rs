@@ -139,24 +139,7 @@ impl From<identity::IdentityError> for AppError {
                 other => Self::Internal(other.to_string()),
             };
         }
-        let status = match &e {
-            E::Fields(_)
-            | E::CodeWrong { .. }
-            | E::CodeExhausted
-            | E::WeakPassword(_)
-            | E::PasswordMismatch
-            | E::WrongCurrentPassword => StatusCode::UNPROCESSABLE_ENTITY,
-            E::ContactTaken { .. } | E::NotConfirmed => StatusCode::CONFLICT,
-            E::ContactBlocked { .. }
-            | E::ResendTooSoon { .. }
-            | E::TooManyAttempts { .. }
-            | E::TooManyCodes { .. } => StatusCode::TOO_MANY_REQUESTS,
-            E::CodeExpired => StatusCode::GONE,
-            E::RegistrationGone | E::FlowGone => StatusCode::NOT_FOUND,
-            E::BadCredentials => StatusCode::UNAUTHORIZED,
-            E::Locked { .. } => StatusCode::LOCKED,
-            E::Internal(_) | E::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
+        let status = refusal_status(&e);
         let fields = match &e {
             E::Fields(list) => list
                 .iter()
@@ -169,6 +152,29 @@ impl From<identity::IdentityError> for AppError {
             _ => Vec::new(),
         };
         Self::Refused { status, code: e.code(), message: sentence(&e.to_string()), fields }
+    }
+}
+
+/// The HTTP status of an identity flow's answer.
+pub fn refusal_status(e: &identity::IdentityError) -> StatusCode {
+    use identity::IdentityError as E;
+    match e {
+        E::Fields(_)
+        | E::CodeWrong { .. }
+        | E::CodeExhausted
+        | E::WeakPassword(_)
+        | E::PasswordMismatch
+        | E::WrongCurrentPassword => StatusCode::UNPROCESSABLE_ENTITY,
+        E::ContactTaken { .. } | E::NotConfirmed => StatusCode::CONFLICT,
+        E::ContactBlocked { .. }
+        | E::ResendTooSoon { .. }
+        | E::TooManyAttempts { .. }
+        | E::TooManyCodes { .. } => StatusCode::TOO_MANY_REQUESTS,
+        E::CodeExpired => StatusCode::GONE,
+        E::RegistrationGone | E::FlowGone => StatusCode::NOT_FOUND,
+        E::BadCredentials => StatusCode::UNAUTHORIZED,
+        E::Locked { .. } => StatusCode::LOCKED,
+        E::Internal(_) | E::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

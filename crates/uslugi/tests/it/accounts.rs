@@ -589,3 +589,21 @@ on_both_backends! {
         assert!(compared.0 <= 5, "{} wrong codes were compared", compared.0);
     }
 }
+
+on_both_backends! {
+    async fn a_refused_new_contact_stays_in_the_cabinet_with_what_was_typed(app) {
+        let session = app.register("+79161112233").await;
+        let r = app
+            .http
+            .post(app.url("/cabinet/contacts"))
+            .header("cookie", format!("uslugi_session={session}"))
+            .form(&[("contact", "8916")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 422);
+        let page = r.text().await.unwrap();
+        assert!(page.contains("Личный кабинет") && page.contains("Телефон или почта: "), "{page}");
+        assert!(page.contains("value=\"8916\"") && page.contains("aria-invalid=\"true\""));
+    }
+}
