@@ -1446,7 +1446,7 @@ impl Identity {
             Err(_) => None,
         };
         let Some(account) = account.filter(|a| a.status == "active") else {
-            return self.unknown_sign_in(login, password, ip_key.as_deref(), origin, now).await;
+            return self.unknown_sign_in(login, password, origin, now).await;
         };
         let lock_until = to_micros(now + self.policy.login_lock);
         let Some(count) = rows::reserve_password_check(
@@ -1471,12 +1471,12 @@ impl Identity {
                 now,
             )
             .await?;
-            // No password was checked: the address keeps its attempt.
-            self.refund_ip(ip_key.as_deref()).await?;
             return Err(IdentityError::Locked { until: from_micros(until) });
         };
         if self.hasher.verify(password, Some(&account.password_hash)).await {
-            self.refund_ip(ip_key.as_deref()).await?;
+            if let Some(key) = &ip_key {
+                rows::throttle_refund(&self.db, key, self.policy.ip_failures).await?;
+            }
             // Reads first: a transaction holds the only connection on SQLite.
             let known_device =
                 rows::sessions_of(&self.db, &account.id, 50).await?.iter().any(|s| {
@@ -1561,7 +1561,6 @@ impl Identity {
         &self,
         login: &str,
         password: &str,
-        ip_key: Option<&str>,
         origin: &Origin,
         now: DateTime<Utc>,
     ) -> Result<NewSession, IdentityError> {
@@ -1572,7 +1571,6 @@ impl Identity {
         if let Some(key) = &key
             && let Some(until) = rows::throttle_blocked(&self.db, key, now_us).await?
         {
-            self.refund_ip(ip_key).await?;
             return Err(IdentityError::Locked { until: from_micros(until) });
         }
         self.hasher.verify(password, None).await;
@@ -1595,15 +1593,6 @@ impl Identity {
             }
         }
         Err(IdentityError::BadCredentials)
-    }
-
-    /// Gives back an address's reserved attempt: a success, or a refusal that checked
-    /// no password (only checked failures use up the address's allowance).
-    async fn refund_ip(&self, ip_key: Option<&str>) -> Result<(), IdentityError> {
-        if let Some(key) = ip_key {
-            rows::throttle_refund(&self.db, key, self.policy.ip_failures).await?;
-        }
-        Ok(())
     }
 
     async fn failed_sign_in(
