@@ -1417,23 +1417,11 @@ impl Identity {
         now: DateTime<Utc>,
     ) -> Result<NewSession, IdentityError> {
         let now_us = to_micros(now);
-        // Every attempt from an address is reserved first, atomically (a hard limit even
-        // for parallel attempts); a successful sign-in gives its reservation back.
         let ip_key = origin.ip.as_deref().map(|ip| format!("ip:{ip}"));
-        if let Some(key) = &ip_key {
-            let (count, until) = rows::throttle_failure(
-                &self.db,
-                key,
-                now_us,
-                self.policy.ip_window.num_microseconds().unwrap_or(i64::MAX),
-                self.policy.ip_failures,
-                self.policy.ip_block.num_microseconds().unwrap_or(i64::MAX),
-            )
-            .await?;
-            if count > self.policy.ip_failures {
-                let until = until.map_or(now + self.policy.ip_block, from_micros);
-                return Err(IdentityError::TooManyAttempts { until });
-            }
+        if let Some(key) = &ip_key
+            && let Some(until) = rows::throttle_blocked(&self.db, key, now_us).await?
+        {
+            return Err(IdentityError::TooManyAttempts { until: from_micros(until) });
         }
         let account = match Contact::parse(login) {
             Ok(contact) => {
@@ -1446,7 +1434,7 @@ impl Identity {
             Err(_) => None,
         };
         let Some(account) = account.filter(|a| a.status == "active") else {
-            return self.unknown_sign_in(login, password, origin, now).await;
+            return self.unknown_sign_in(login, password, ip_key.as_deref(), origin, now).await;
         };
         let lock_until = to_micros(now + self.policy.login_lock);
         let Some(count) = rows::reserve_password_check(
@@ -1474,9 +1462,6 @@ impl Identity {
             return Err(IdentityError::Locked { until: from_micros(until) });
         };
         if self.hasher.verify(password, Some(&account.password_hash)).await {
-            if let Some(key) = &ip_key {
-                rows::throttle_refund(&self.db, key, self.policy.ip_failures).await?;
-            }
             // Reads first: a transaction holds the only connection on SQLite.
             let known_device =
                 rows::sessions_of(&self.db, &account.id, 50).await?.iter().any(|s| {
@@ -1517,7 +1502,7 @@ impl Identity {
             self.outbox.wake();
             return Ok(session);
         }
-        self.failed_sign_in(Some(&account.id), origin, now).await?;
+        self.failed_sign_in(ip_key.as_deref(), Some(&account.id), origin, now).await?;
         if count >= self.policy.login_attempts {
             return Err(self.locked_now(&account.id, lock_until, origin, now).await?);
         }
@@ -1561,6 +1546,7 @@ impl Identity {
         &self,
         login: &str,
         password: &str,
+        ip_key: Option<&str>,
         origin: &Origin,
         now: DateTime<Utc>,
     ) -> Result<NewSession, IdentityError> {
@@ -1574,7 +1560,7 @@ impl Identity {
             return Err(IdentityError::Locked { until: from_micros(until) });
         }
         self.hasher.verify(password, None).await;
-        self.failed_sign_in(None, origin, now).await?;
+        self.failed_sign_in(ip_key, None, origin, now).await?;
         if let Some(key) = &key {
             let block = self.policy.login_lock.num_microseconds().unwrap_or(i64::MAX);
             let window = Duration::days(1).num_microseconds().unwrap_or(i64::MAX);
@@ -1597,10 +1583,22 @@ impl Identity {
 
     async fn failed_sign_in(
         &self,
+        ip_key: Option<&str>,
         account: Option<&str>,
         origin: &Origin,
         now: DateTime<Utc>,
     ) -> Result<(), IdentityError> {
+        if let Some(key) = ip_key {
+            rows::throttle_failure(
+                &self.db,
+                key,
+                to_micros(now),
+                self.policy.ip_window.num_microseconds().unwrap_or(i64::MAX),
+                self.policy.ip_failures,
+                self.policy.ip_block.num_microseconds().unwrap_or(i64::MAX),
+            )
+            .await?;
+        }
         self.journal_alone(
             "signin.failed",
             Outcome::Denied,
