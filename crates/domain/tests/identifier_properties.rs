@@ -41,6 +41,28 @@ proptest! {
     }
 
     #[test]
+    fn generated_numbers_parse_back(
+        inn12 in 0u64..10_000_000_000,
+        inn10 in 0u64..1_000_000_000,
+        ogrn in 0u64..1_000_000_000_000,
+        ogrnip in 0u64..100_000_000_000_000,
+        snils in 1_001_999u32..1_000_000_000,
+    ) {
+        let person = Inn::person_from_body(inn12);
+        prop_assert_eq!(Inn::parse(person.as_str()), Ok(person.clone()));
+        prop_assert_eq!(person.as_str()[..10].parse::<u64>().unwrap(), inn12);
+        let org = Inn::organization_from_body(inn10);
+        prop_assert_eq!(Inn::parse(org.as_str()), Ok(org.clone()));
+        let o = Ogrn::from_body(ogrn);
+        prop_assert_eq!(Ogrn::parse(o.as_str()), Ok(o.clone()));
+        let o = Ogrnip::from_body(ogrnip);
+        prop_assert_eq!(Ogrnip::parse(o.as_str()), Ok(o.clone()));
+        let s = Snils::from_body(snils);
+        prop_assert_eq!(Snils::parse(s.as_str()), Ok(s.clone()));
+        prop_assert_eq!(s.digits()[..9].parse::<u32>().unwrap(), snils);
+    }
+
+    #[test]
     fn uin_has_one_control_digit(b19 in digits(19), b24 in digits(24)) {
         prop_assume!(b19.bytes().any(|b| b != b'0') && b24.bytes().any(|b| b != b'0'));
         prop_assert_eq!(completions(&b19, |s| Uin::parse(s).is_ok()), 1);

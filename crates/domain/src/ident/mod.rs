@@ -33,6 +33,17 @@ fn digits_of_len(s: &str, lens: &[usize], expected: &'static str) -> Result<Vec<
     if lens.contains(&d.len()) { Ok(d) } else { Err(FieldError::Length { expected }) }
 }
 
+/// The last `len` decimal digits of `n`, most significant first.
+fn digits_of_number(mut n: u64, len: usize) -> Vec<u8> {
+    let mut d = vec![0u8; len];
+    for slot in d.iter_mut().rev() {
+        // A remainder of 10 always fits in a byte.
+        *slot = (n % 10) as u8;
+        n /= 10;
+    }
+    d
+}
+
 /// Σ digit × weight over the shorter of the two slices.
 fn weighted_sum(digits: &[u8], weights: &[u32]) -> u32 {
     digits.iter().zip(weights).map(|(d, w)| u32::from(*d) * w).sum()

@@ -44,6 +44,16 @@ impl Snils {
         }
     }
 
+    /// The СНИЛС whose nine-digit number is `body` (above 001-001-998 and below 10^9),
+    /// with its control number — for generating test and demo data.
+    pub fn from_body(body: u32) -> Self {
+        let body = body.clamp(SNILS_UNCHECKED_MAX + 1, 999_999_999);
+        let d = super::digits_of_number(u64::from(body), 9);
+        let p: String = d.iter().map(|x| char::from(b'0' + x)).collect();
+        let control = Self::control(&d);
+        Self(format!("{}-{}-{} {control:02}", &p[0..3], &p[3..6], &p[6..9]))
+    }
+
     /// The formatted number, `XXX-XXX-XXX YY`.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -1,6 +1,6 @@
 //! Tax and state-register numbers: ИНН, ОГРН, ОГРНИП, КПП.
 
-use super::{digits_of_len, string_identifier, trimmed, weighted_sum};
+use super::{digits_of_len, digits_of_number, string_identifier, trimmed, weighted_sum};
 use crate::FieldError;
 
 /// Whose INN it is: 10 digits for an organization, 12 for a person or ИП.
@@ -33,6 +33,22 @@ impl Inn {
             inn_check(&d[..10], &INN11) == d[10] && inn_check(&d[..11], &INN12) == d[11]
         };
         if ok { Ok(Self(s.to_owned())) } else { Err(FieldError::Checksum) }
+    }
+
+    /// The person's INN whose first ten digits are `body` (below 10^10), with both
+    /// control digits computed — for generating test and demo data.
+    pub fn person_from_body(body: u64) -> Self {
+        let mut d = digits_of_number(body % 10_000_000_000, 10);
+        d.push(inn_check(&d, &INN11));
+        d.push(inn_check(&d, &INN12));
+        Self(d.iter().map(|x| char::from(b'0' + x)).collect())
+    }
+
+    /// The organization's INN whose first nine digits are `body` (below 10^9).
+    pub fn organization_from_body(body: u64) -> Self {
+        let mut d = digits_of_number(body % 1_000_000_000, 9);
+        d.push(inn_check(&d, &INN10));
+        Self(d.iter().map(|x| char::from(b'0' + x)).collect())
     }
 
     pub fn kind(&self) -> InnKind {
@@ -71,9 +87,20 @@ fn register_number(
     }
 }
 
+/// `body` as `len` digits followed by `body mod modulus mod 10`.
+fn with_register_check(body: u64, len: u32, modulus: u64) -> String {
+    let body = body % 10u64.pow(len);
+    format!("{body:0width$}{}", body % modulus % 10, width = len as usize)
+}
+
 impl Ogrn {
     pub fn parse(input: &str) -> Result<Self, FieldError> {
         register_number(input, 13, 11, "13 цифр").map(Self)
+    }
+
+    /// The ОГРН whose first twelve digits are `body` (below 10^12), with its control digit.
+    pub fn from_body(body: u64) -> Self {
+        Self(with_register_check(body, 12, 11))
     }
 
     pub fn as_str(&self) -> &str {
@@ -85,6 +112,11 @@ string_identifier!(Ogrn);
 impl Ogrnip {
     pub fn parse(input: &str) -> Result<Self, FieldError> {
         register_number(input, 15, 13, "15 цифр").map(Self)
+    }
+
+    /// The ОГРНИП whose first fourteen digits are `body` (below 10^14).
+    pub fn from_body(body: u64) -> Self {
+        Self(with_register_check(body, 14, 13))
     }
 
     pub fn as_str(&self) -> &str {
