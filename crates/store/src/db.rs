@@ -121,6 +121,16 @@ impl Db {
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(acquire_timeout)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // 64 MiB of page cache (the default is 2 MiB): the indexes of a
+                        // million-record registry stay in memory while it loads.
+                        conn.execute("PRAGMA cache_size = -65536").await?;
+                    }
+                    Ok(())
+                })
+            })
             .connect_with(connect)
             .await?;
         Ok(Self { pool, backend })

@@ -8,11 +8,13 @@
 //! Only this crate knows SQL.
 
 mod db;
+pub mod documents;
 mod error;
 pub mod identity;
 pub mod jobs;
 pub mod journal;
 pub mod outbox;
+pub mod registry;
 pub mod vault;
 
 pub use db::{Backend, Db, DbOptions, redact};

@@ -3,5 +3,7 @@
 //! same server through [`server::start`].
 
 pub mod clock;
+pub mod gateway;
+pub mod registry_cli;
 pub mod server;
 pub mod settings;

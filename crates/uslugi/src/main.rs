@@ -7,8 +7,8 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use uslugi::clock::SystemClock;
-use uslugi::server;
 use uslugi::settings::{LogFormat, Settings, SettingsError, Sources, env_overrides};
+use uslugi::{registry_cli, server};
 
 #[derive(Parser)]
 #[command(name = "uslugi", version, about = "Услуги — портал государственных услуг")]
@@ -42,6 +42,59 @@ enum Command {
     /// The action journal
     #[command(subcommand)]
     Journal(JournalCommand),
+    /// The embedded state registries (persons, invalid passports, organizations)
+    #[command(subcommand)]
+    Registry(RegistryCommand),
+}
+
+#[derive(Subcommand)]
+enum RegistryCommand {
+    /// Load persons, invalid passports or organizations from a CSV or JSON file; rejected
+    /// rows are listed with line, field and reason (exit code 1 if there are any)
+    Import {
+        #[command(flatten)]
+        common: Common,
+        /// The file (.csv or .json); the CSV header tells what it holds
+        file: PathBuf,
+        /// Also write the rejected rows to this CSV file
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
+    },
+    /// Generate and load a synthetic dataset with valid check digits
+    Demo {
+        #[command(flatten)]
+        common: Common,
+        /// How many persons
+        #[arg(long, default_value_t = 10_000)]
+        persons: u64,
+        /// How many organizations and entrepreneurs
+        #[arg(long, default_value_t = 1_000)]
+        orgs: u64,
+        /// The same seed gives the same dataset
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Serve the registry gateway protocol over the embedded registry
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        /// Require `Authorization: Bearer TOKEN` [env USLUGI_REGISTRY_GATEWAY_TOKEN]
+        #[arg(long, env = "USLUGI_REGISTRY_GATEWAY_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+    /// How many records the embedded registry holds
+    Status(Common),
+}
+
+/// What to do, once settings are loaded.
+enum Action {
+    Serve,
+    Migrate,
+    VerifyJournal,
+    Import { file: PathBuf, report: Option<PathBuf> },
+    Demo { persons: u64, orgs: u64, seed: u64 },
+    Gateway { token: Option<String> },
+    RegistryStatus,
 }
 
 #[derive(Subcommand)]
@@ -52,11 +105,21 @@ enum JournalCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let (command, common) = match cli.command {
-        None => ("serve", Common::default()),
-        Some(Command::Serve(c)) => ("serve", c),
-        Some(Command::Migrate(c)) => ("migrate", c),
-        Some(Command::Journal(JournalCommand::Verify(c))) => ("journal-verify", c),
+    let (action, common) = match cli.command {
+        None => (Action::Serve, Common::default()),
+        Some(Command::Serve(c)) => (Action::Serve, c),
+        Some(Command::Migrate(c)) => (Action::Migrate, c),
+        Some(Command::Journal(JournalCommand::Verify(c))) => (Action::VerifyJournal, c),
+        Some(Command::Registry(RegistryCommand::Import { common, file, report })) => {
+            (Action::Import { file, report }, common)
+        }
+        Some(Command::Registry(RegistryCommand::Demo { common, persons, orgs, seed })) => {
+            (Action::Demo { persons, orgs, seed }, common)
+        }
+        Some(Command::Registry(RegistryCommand::Serve { common, token })) => {
+            (Action::Gateway { token }, common)
+        }
+        Some(Command::Registry(RegistryCommand::Status(c))) => (Action::RegistryStatus, c),
     };
     let flags = [
         ("listen", common.listen),
@@ -80,16 +143,27 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match command {
-            "migrate" => migrate(&settings).await,
-            "journal-verify" => verify_journal(&settings).await,
-            _ => serve(&settings).await,
+        match action {
+            Action::Serve => serve(&settings).await,
+            Action::Migrate => migrate(&settings).await,
+            Action::VerifyJournal => verify_journal(&settings).await,
+            Action::Import { file, report } => {
+                registry_cli::import(&settings, &file, report.as_deref()).await
+            }
+            Action::Demo { persons, orgs, seed } => {
+                registry_cli::demo(&settings, persons, orgs, seed).await
+            }
+            Action::Gateway { token } => {
+                registry_cli::serve_gateway(&settings, token, shutdown_signal()).await
+            }
+            Action::RegistryStatus => registry_cli::status(&settings).await,
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => match e.downcast_ref::<SettingsError>() {
             Some(config) => config_error(config),
+            None if e.is::<registry_cli::RowsRejected>() => ExitCode::FAILURE,
             None => {
                 tracing::error!(error = format!("{e:#}"), "stopped");
                 eprintln!("uslugi: {e:#}");

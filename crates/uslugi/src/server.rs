@@ -14,7 +14,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use secrecy::ExposeSecret;
 
-use crate::settings::{MasterKey, Settings, SettingsError};
+use crate::settings::{MasterKey, RegistrySource, Settings, SettingsError};
 
 /// The built-in calendar plus every `*.toml` in `dir` (if the directory exists). A bad
 /// file is a configuration error naming the file.
@@ -129,7 +129,13 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
         settings.identity.clone(),
         settings.base_url(addr),
     );
+    let registry = open_registry(settings, &db, &vault)?;
     let demo = if settings.dev_outbox() && settings.demo_data {
+        if let registry::Registry::Embedded(embedded) = &registry
+            && embedded.counts().await?.0 == 0
+        {
+            registry::demo::load_starter(embedded).await.context("demo registry")?;
+        }
         identity.seed_demo_citizen(clock.now()).await.context("demo data")?
     } else {
         None
@@ -162,8 +168,25 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
     Ok(Running { addr, db, outbox, demo, stop, task, workers })
 }
 
+/// The state registries the settings name, over `db` when embedded.
+pub fn open_registry(
+    settings: &Settings,
+    db: &Db,
+    vault: &Arc<store::vault::Vault>,
+) -> Result<registry::Registry, SettingsError> {
+    Ok(match &settings.registry {
+        RegistrySource::Embedded => {
+            registry::Registry::Embedded(registry::EmbeddedRegistry::new(db.clone(), vault.clone()))
+        }
+        RegistrySource::Http(http) => registry::Registry::Http(
+            registry::HttpRegistry::new(http.clone())
+                .map_err(|message| SettingsError { key: "registry_url".into(), message })?,
+        ),
+    })
+}
+
 /// The personal-data vault: the configured master key, or the dev key file.
-fn open_vault(settings: &Settings) -> Result<store::vault::Vault, SettingsError> {
+pub fn open_vault(settings: &Settings) -> Result<store::vault::Vault, SettingsError> {
     let key = match &settings.master_key {
         MasterKey::Configured(text) => store::vault::parse_key(text.expose_secret())
             .map_err(|e| SettingsError { key: "master_key".into(), message: e.to_string() })?,

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 /// Every key, as written in `uslugi.toml`; the environment variable is `USLUGI_` + the key
 /// in upper case, the flag `--` + the key with dashes.
-pub const KEYS: [&str; 26] = [
+pub const KEYS: [&str; 30] = [
     "listen",
     "data_dir",
     "database_url",
@@ -37,6 +37,10 @@ pub const KEYS: [&str; 26] = [
     "argon2_memory_kib",
     "argon2_iterations",
     "argon2_parallelism",
+    "registry_url",
+    "registry_token",
+    "registry_client_cert",
+    "registry_ca",
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -68,6 +72,10 @@ struct Raw {
     argon2_memory_kib: u32,
     argon2_iterations: u32,
     argon2_parallelism: u32,
+    registry_url: Option<String>,
+    registry_token: Option<SecretString>,
+    registry_client_cert: Option<PathBuf>,
+    registry_ca: Option<PathBuf>,
 }
 
 /// Development (the default for a local `serve`) or production.
@@ -102,6 +110,15 @@ pub struct Smtp {
 pub struct SmsGateway {
     pub url: String,
     pub token: SecretString,
+}
+
+/// Which state registries answer document checks.
+#[derive(Debug, Clone)]
+pub enum RegistrySource {
+    /// The dataset in our own database (`uslugi registry import`/`demo`).
+    Embedded,
+    /// A gateway speaking the protocol of `registry::http` (the bridge to СМЭВ).
+    Http(registry::HttpSettings),
 }
 
 /// How logs are written.
@@ -144,6 +161,8 @@ pub struct Settings {
     pub identity: identity::Policy,
     /// Argon2id costs.
     pub argon2: identity::password::HashParams,
+    /// Where document checks go.
+    pub registry: RegistrySource,
 }
 
 impl Settings {
@@ -165,6 +184,7 @@ impl Settings {
             trust_proxy: false,
             identity: identity::Policy::default(),
             argon2: identity::password::HashParams::default(),
+            registry: RegistrySource::Embedded,
         }
     }
 
@@ -429,7 +449,40 @@ impl Settings {
                 "не меньше 8192 КиБ, проходов и потоков не меньше 1 / at least 8192 KiB, t ≥ 1, p ≥ 1",
             ));
         }
+        let registry = match raw.registry_url.filter(|u| !u.trim().is_empty()) {
+            None => RegistrySource::Embedded,
+            Some(url) => {
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    return Err(err(
+                        "registry_url",
+                        "ожидается адрес http(s)://… / expected an http(s) URL",
+                    ));
+                }
+                let read = |key: &str, path: &Path| {
+                    std::fs::read(path).map_err(|e| err(key, format!("{}: {e}", path.display())))
+                };
+                let mut http = registry::HttpSettings::new(&url);
+                http.token = raw.registry_token.map(|t| t.expose_secret().to_owned());
+                http.client_identity_pem = raw
+                    .registry_client_cert
+                    .as_deref()
+                    .map(|p| read("registry_client_cert", p))
+                    .transpose()?;
+                http.ca_pem =
+                    raw.registry_ca.as_deref().map(|p| read("registry_ca", p)).transpose()?;
+                registry::HttpRegistry::new(http.clone()).map_err(|e| {
+                    let key = if e.starts_with("gateway CA") {
+                        "registry_ca"
+                    } else {
+                        "registry_client_cert"
+                    };
+                    err(key, e)
+                })?;
+                RegistrySource::Http(http)
+            }
+        };
         Ok(Self {
+            registry,
             identity,
             argon2,
             listen,
@@ -516,6 +569,22 @@ mod tests {
         );
         assert!(load(&[]).unwrap().dev_outbox(), "dev by default");
         assert!(!load(&[("public_url", "https://x.example")]).unwrap().dev_outbox());
+        assert!(matches!(load(&[]).unwrap().registry, RegistrySource::Embedded));
+        assert_eq!(load(&[("registry_url", "smev")]).unwrap_err().key, "registry_url");
+        assert_eq!(
+            load(&[("registry_url", "https://gw"), ("registry_ca", "/nonexistent")])
+                .unwrap_err()
+                .key,
+            "registry_ca"
+        );
+        let RegistrySource::Http(http) =
+            load(&[("registry_url", "https://gw.example/r/"), ("registry_token", "t")])
+                .unwrap()
+                .registry
+        else {
+            panic!("an HTTP registry")
+        };
+        assert_eq!((http.url.as_str(), http.token.as_deref()), ("https://gw.example/r", Some("t")));
     }
 
     #[test]

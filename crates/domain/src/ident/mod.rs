@@ -11,7 +11,7 @@ mod tax;
 
 pub use bank::{AccountKind, BankAccount, Bik, Uin};
 pub use contact::{Email, Phone};
-pub use person::{BirthDate, DivisionCode, NamePart, Passport, Snils};
+pub use person::{BirthDate, DivisionCode, NamePart, Passport, Snils, parse_date};
 pub use tax::{Inn, InnKind, Kpp, Ogrn, Ogrnip};
 
 use crate::FieldError;

@@ -180,6 +180,29 @@ impl NamePart {
 }
 string_identifier!(NamePart);
 
+/// Parses a calendar date written `ДД.ММ.ГГГГ` (or ISO `ГГГГ-ММ-ДД`, as date pickers
+/// send it).
+pub fn parse_date(input: &str) -> Result<NaiveDate, FieldError> {
+    const SHAPE: FieldError = FieldError::Format { expected: "ДД.ММ.ГГГГ" };
+    let s = trimmed(input)?;
+    let b = s.as_bytes();
+    let (day, month, year) = if b.len() == 10 && b[2] == b'.' && b[5] == b'.' {
+        (&s[0..2], &s[3..5], &s[6..10])
+    } else if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
+        (&s[8..10], &s[5..7], &s[0..4])
+    } else {
+        return Err(SHAPE);
+    };
+    let num = |p: &str| if p.bytes().all(|c| c.is_ascii_digit()) { p.parse().ok() } else { None };
+    let (Some(day), Some(month), Some(year)) = (num(day), num(month), num(year)) else {
+        return Err(SHAPE);
+    };
+    i32::try_from(year)
+        .ok()
+        .and_then(|y| NaiveDate::from_ymd_opt(y, month, day))
+        .ok_or(FieldError::NoSuchDate)
+}
+
 /// A date of birth: a real date, not in the future, giving an age of 14 to 130 years.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BirthDate(NaiveDate);
@@ -191,27 +214,7 @@ impl BirthDate {
     /// Parses `ДД.ММ.ГГГГ` (or ISO `ГГГГ-ММ-ДД`, as date pickers send it) and checks it
     /// against `today`, the current date where the person is.
     pub fn parse(input: &str, today: NaiveDate) -> Result<Self, FieldError> {
-        const SHAPE: FieldError = FieldError::Format { expected: "ДД.ММ.ГГГГ" };
-        let s = trimmed(input)?;
-        let b = s.as_bytes();
-        let (day, month, year) = if b.len() == 10 && b[2] == b'.' && b[5] == b'.' {
-            (&s[0..2], &s[3..5], &s[6..10])
-        } else if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
-            (&s[8..10], &s[5..7], &s[0..4])
-        } else {
-            return Err(SHAPE);
-        };
-        let num = |p: &str| {
-            if p.bytes().all(|c| c.is_ascii_digit()) { p.parse().ok() } else { None }
-        };
-        let (Some(day), Some(month), Some(year)) = (num(day), num(month), num(year)) else {
-            return Err(SHAPE);
-        };
-        let date = i32::try_from(year)
-            .ok()
-            .and_then(|y| NaiveDate::from_ymd_opt(y, month, day))
-            .ok_or(FieldError::NoSuchDate)?;
-        Self::new(date, today)
+        Self::new(parse_date(input)?, today)
     }
 
     /// Checks an already parsed date against `today`.

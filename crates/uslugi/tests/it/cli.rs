@@ -156,3 +156,48 @@ async fn journal_verify_names_the_first_broken_entry() {
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
+
+#[test]
+fn registry_demo_import_and_status_from_the_command_line() {
+    let dir = scratch_dir();
+    let out = uslugi(&dir)
+        .args(["registry", "demo", "--persons", "300", "--orgs", "20"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("граждан 300, недействительных паспортов 3, организаций 20"),
+        "{stdout}"
+    );
+
+    std::fs::write(
+        dir.join("bad.csv"),
+        "passport,reason,since\n4510 654321,утрачен,01.01.2025\n45 10,утрачен,\n4510 654322,,2099-01-01\n",
+    )
+    .unwrap();
+    let out = uslugi(&dir)
+        .args(["registry", "import", "bad.csv", "--report", "rejected.csv"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "rejected rows: exit 1\n{stdout}");
+    assert!(
+        stdout.contains("недействительных паспортов 1") && stdout.contains("отклонено строк: 2"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("строка 3, поле «Серия и номер паспорта»"), "{stdout}");
+    assert!(stdout.contains("строка 4, поле «Причина»: не заполнено"), "{stdout}");
+    assert!(stdout.contains("строка 4, поле «Дата»: дата не может быть в будущем"), "{stdout}");
+    let report = std::fs::read_to_string(dir.join("rejected.csv")).unwrap();
+    assert_eq!(report.lines().count(), 4, "header and three remarks: {report}");
+    assert!(report.starts_with("line,field,reason\n3,\"Серия и номер паспорта\""), "{report}");
+
+    let out = uslugi(&dir).args(["registry", "status"]).output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("граждан 300, недействительных паспортов 4, организаций 20"),
+        "{stdout}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -14,4 +14,5 @@ mod browser;
 mod cli;
 mod notify;
 mod pages;
+mod registry;
 mod store;
