@@ -33,6 +33,8 @@ pub enum FieldError {
     Requires { field: &'static str },
     /// The other field it depends on is itself wrong.
     Dependent { field: &'static str },
+    /// A rule of its own, worded in full (completes «Поле: …»).
+    Invalid { reason: &'static str },
 }
 
 impl FieldError {
@@ -51,6 +53,7 @@ impl FieldError {
             Self::Age { .. } => "age",
             Self::Requires { .. } => "requires",
             Self::Dependent { .. } => "dependent",
+            Self::Invalid { .. } => "invalid",
         }
     }
 }
@@ -70,6 +73,7 @@ impl fmt::Display for FieldError {
             Self::Age { min, max } => write!(f, "возраст должен быть от {min} до {max} лет"),
             Self::Requires { field } => write!(f, "для проверки укажите {field}"),
             Self::Dependent { field } => write!(f, "сначала исправьте {field}"),
+            Self::Invalid { reason } => f.write_str(reason),
         }
     }
 }

@@ -8,6 +8,7 @@
 //! per IP) are updated atomically in the database before a check is made, so parallel
 //! requests on any number of nodes cannot get more checks than allowed.
 
+pub mod documents;
 mod error;
 pub mod password;
 
@@ -252,6 +253,8 @@ pub struct Identity {
     policy: Arc<Policy>,
     /// Where links in messages point (`https://uslugi.example`).
     base_url: String,
+    /// Signalled when a documents check is queued, so the worker starts at once.
+    documents_queued: Arc<tokio::sync::Notify>,
 }
 
 async fn commit(tx: store::Tx) -> Result<(), IdentityError> {
@@ -309,7 +312,15 @@ impl Identity {
         policy: Policy,
         base_url: String,
     ) -> Self {
-        Self { db, vault, outbox, hasher, policy: Arc::new(policy), base_url }
+        Self {
+            db,
+            vault,
+            outbox,
+            hasher,
+            policy: Arc::new(policy),
+            base_url,
+            documents_queued: Arc::default(),
+        }
     }
 
     pub fn policy(&self) -> &Policy {

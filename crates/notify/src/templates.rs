@@ -22,6 +22,12 @@ pub enum Template {
     NewDevice { at: DateTime<Utc>, device: String },
     /// A contact was replaced; goes to the old contact.
     ContactReplaced { at: DateTime<Utc> },
+    /// The registries confirmed the documents; `raised` when the level became standard.
+    DocumentsVerified { raised: bool },
+    /// The registries did not confirm the documents, for these reasons.
+    DocumentsRefused { reasons: Vec<String> },
+    /// The registries do not answer; the check will be repeated.
+    DocumentsDelayed,
 }
 
 /// A rendered message.
@@ -50,6 +56,9 @@ impl Template {
             Self::AccountLocked { .. } => "signin.locked",
             Self::NewDevice { .. } => "signin.new_device",
             Self::ContactReplaced { .. } => "contact.replaced",
+            Self::DocumentsVerified { .. } => "documents.verified",
+            Self::DocumentsRefused { .. } => "documents.refused",
+            Self::DocumentsDelayed => "documents.delayed",
         }
     }
 
@@ -108,6 +117,30 @@ impl Template {
                     "К учётной записи {} (МСК) привязан новый контакт вместо этого. {NOT_YOU}",
                     moscow(at)
                 ),
+            ),
+            Self::DocumentsVerified { raised } => (
+                "Данные проверены".to_owned(),
+                if *raised {
+                    "Ваши документы проверены в ведомствах. Учётная запись стала стандартной."
+                        .to_owned()
+                } else {
+                    "Ваши документы проверены в ведомствах, новые данные вступили в силу."
+                        .to_owned()
+                },
+            ),
+            Self::DocumentsRefused { reasons } => (
+                "Данные не подтверждены".to_owned(),
+                format!(
+                    "Ведомства не подтвердили данные: {}. Исправьте их в личном кабинете, \
+                     раздел «Документы».",
+                    reasons.join("; ")
+                ),
+            ),
+            Self::DocumentsDelayed => (
+                "Проверка данных задерживается".to_owned(),
+                "Ведомства пока не отвечают. Мы повторим проверку автоматически и сообщим \
+                 результат."
+                    .to_owned(),
             ),
         };
         Rendered { subject, text }
