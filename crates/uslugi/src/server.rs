@@ -148,7 +148,7 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
         vault,
         outbox: outbox.clone(),
         dev_outbox: settings.dev_outbox(),
-        identity,
+        identity: identity.clone(),
         secure_cookies,
         trust_proxy: settings.trust_proxy,
     };
@@ -163,7 +163,13 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
     });
     let mut workers = JoinSet::new();
     workers.spawn(seal_journal(Journal::new(db.clone())));
-    workers.spawn(deliver_notifications(outbox.clone(), clock));
+    workers.spawn(deliver_notifications(outbox.clone(), clock.clone()));
+    workers.spawn(check_documents(
+        identity,
+        registry,
+        store::jobs::JobQueue::new(db.clone()),
+        clock,
+    ));
     tracing::info!(%addr, backend = db.backend().name(), "listening");
     Ok(Running { addr, db, outbox, demo, stop, task, workers })
 }
@@ -242,6 +248,65 @@ async fn deliver_notifications(
         }
         if let Err(e) = outbox.deliver_due(clock.now()).await {
             tracing::warn!(error = %e, "notification delivery pass failed; will retry");
+        }
+    }
+}
+
+/// How often the documents worker looks for due checks without being woken.
+const CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// When a check that found the registries unreachable runs again: 30 s, doubling, at
+/// most an hour apart.
+fn check_backoff(attempts: i64) -> chrono::Duration {
+    let exp = u32::try_from(attempts.clamp(1, 8) - 1).unwrap_or(0);
+    chrono::Duration::seconds((30 * 2i64.pow(exp)).min(3600))
+}
+
+/// Worker: runs queued registry checks of documents (standard accounts). A check whose
+/// registries are unreachable goes back to the queue with back-off; the person's data
+/// stays saved and their status says «ожидает ответа ведомств».
+async fn check_documents(
+    identity: identity::Identity,
+    registry: registry::Registry,
+    jobs: store::jobs::JobQueue,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<()> {
+    let queue = identity::documents::CHECK_QUEUE;
+    let mut tick = tokio::time::interval(CHECK_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = identity.documents_woken() => {}
+        }
+        loop {
+            let now = clock.now();
+            let job = match jobs.claim(queue, now, chrono::Duration::minutes(2)).await {
+                Ok(Some(job)) => job,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming a documents check failed; will retry");
+                    break;
+                }
+            };
+            let result = identity.run_documents_check(&registry, &job.payload, now).await;
+            let done = match result {
+                Ok(identity::documents::CheckRun::Done) => jobs.complete(&job.id, now).await,
+                Ok(identity::documents::CheckRun::Retry) => jobs
+                    .retry(&job.id, "registry unavailable", now + check_backoff(job.attempts), now)
+                    .await
+                    .map(|_| ()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "documents check failed; will retry");
+                    jobs.retry(&job.id, &e.to_string(), now + check_backoff(job.attempts), now)
+                        .await
+                        .map(|_| ())
+                }
+            };
+            if let Err(e) = done {
+                tracing::warn!(error = %e, "recording a documents check failed");
+                break;
+            }
         }
     }
 }

@@ -33,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .route("/cabinet", get(cabinet))
         .route("/cabinet/password", get(change_password_page).post(change_password_submit))
         .route("/cabinet/sessions/end-others", post(end_other_sessions))
+        .route("/cabinet/documents", get(documents_page).post(documents_submit))
         .route("/cabinet/contacts", post(contact_start))
         .route("/cabinet/contacts/{token}", get(contact_code_page).post(contact_code_submit))
         .route("/cabinet/contacts/{token}/resend", post(contact_resend))
@@ -494,6 +495,10 @@ fn action_label(action: &str) -> &'static str {
         "code.failed" => "Неверный код подтверждения",
         "contact.confirmed" => "Контакт подтверждён",
         "password.changed" => "Пароль изменён",
+        "documents.submitted" => "Документы отправлены на проверку",
+        "documents.waiting" => "Проверка документов ждёт ответа ведомств",
+        "documents.verified" => "Документы проверены",
+        "documents.refused" => "Документы не подтверждены",
         _ => "Действие",
     }
 }
@@ -569,6 +574,139 @@ async fn cabinet_page(
         sessions,
         journal,
     })
+}
+
+// --- documents: the standard account --------------------------------------------------
+
+#[derive(Template, WebTemplate)]
+#[template(path = "documents.html")]
+struct DocumentsPage {
+    chrome: Chrome,
+    level: &'static str,
+    status: Option<identity::documents::CheckStatus>,
+    status_label: &'static str,
+    verified_at: String,
+    checked_at: String,
+    reasons: Vec<(&'static str, String)>,
+    form: identity::documents::DocumentsForm,
+    errors: FormErrors,
+    in_force: Option<identity::documents::PersonalData>,
+}
+
+fn documents_label(field: &str) -> &'static str {
+    match field {
+        "surname" => "Фамилия",
+        "given_name" => "Имя",
+        "patronymic" => "Отчество",
+        "birth_date" => "Дата рождения",
+        "birth_place" => "Место рождения",
+        "passport" => "Паспорт",
+        "passport_series" => "Серия паспорта",
+        "passport_number" => "Номер паспорта",
+        "passport_issued_on" => "Дата выдачи",
+        "passport_issued_by" => "Кем выдан",
+        "passport_division" => "Код подразделения",
+        "snils" => "СНИЛС",
+        "inn" => "ИНН",
+        "address" => "Адрес регистрации",
+        _ => "Поле",
+    }
+}
+
+impl DocumentsPage {
+    /// The form's fields: (name, label, hint, value, validation kind for app.js).
+    fn fields(&self) -> Vec<(&'static str, &'static str, &'static str, &str, &'static str)> {
+        let f = &self.form;
+        vec![
+            ("surname", "Фамилия", "Как в паспорте", &f.surname, "name"),
+            ("given_name", "Имя", "Как в паспорте", &f.given_name, "name"),
+            ("patronymic", "Отчество", "Если есть", &f.patronymic, "name"),
+            ("birth_date", "Дата рождения", "ДД.ММ.ГГГГ", &f.birth_date, "birth-date"),
+            ("birth_place", "Место рождения", "Как в паспорте", &f.birth_place, ""),
+            ("passport_series", "Серия паспорта", "4 цифры", &f.passport_series, ""),
+            ("passport_number", "Номер паспорта", "6 цифр", &f.passport_number, ""),
+            ("passport_issued_on", "Дата выдачи", "ДД.ММ.ГГГГ", &f.passport_issued_on, ""),
+            ("passport_issued_by", "Кем выдан", "Как в паспорте", &f.passport_issued_by, ""),
+            (
+                "passport_division",
+                "Код подразделения",
+                "NNN-NNN, например 770-001",
+                &f.passport_division,
+                "division-code",
+            ),
+            ("snils", "СНИЛС", "11 цифр, например 123-456-789 64", &f.snils, "snils"),
+            ("inn", "ИНН", "Необязательно: найдём в ФНС сами", &f.inn, "inn"),
+            (
+                "address",
+                "Адрес регистрации",
+                "Полностью, с индексом, как в паспорте",
+                &f.address,
+                "",
+            ),
+        ]
+    }
+
+    fn summary(&self) -> Vec<(&'static str, &'static str, &String)> {
+        self.errors.fields.iter().map(|(f, m)| (*f, documents_label(f), m)).collect()
+    }
+}
+
+async fn render_documents(
+    session: &identity::SessionInfo,
+    state: &AppState,
+    typed: Option<identity::documents::DocumentsForm>,
+    errors: FormErrors,
+) -> Result<DocumentsPage, AppError> {
+    let account = state.identity.account(&session.account_id).await?;
+    let view = state.identity.documents(&session.account_id).await?;
+    let form = typed.unwrap_or_else(|| {
+        view.pending
+            .as_ref()
+            .or(view.verified.as_ref())
+            .map(identity::documents::PersonalData::to_form)
+            .unwrap_or_else(|| identity::documents::DocumentsForm {
+                surname: account.surname.clone(),
+                given_name: account.given_name.clone(),
+                patronymic: account.patronymic.clone().unwrap_or_default(),
+                ..Default::default()
+            })
+    });
+    Ok(DocumentsPage {
+        chrome: Chrome { nav: "cabinet", signed_in: true },
+        level: level_label(&account.level),
+        status: view.status,
+        status_label: view.status.map_or("", |s| s.label()),
+        verified_at: view.verified_at.map(msk).unwrap_or_default(),
+        checked_at: view.checked_at.map(msk).unwrap_or_default(),
+        reasons: view.reasons.into_iter().map(|(f, r)| (documents_label(&f), r)).collect(),
+        form,
+        errors,
+        in_force: view.verified,
+    })
+}
+
+async fn documents_page(
+    SignedIn(session): SignedIn,
+    State(state): State<AppState>,
+) -> Result<DocumentsPage, AppError> {
+    render_documents(&session, &state, None, FormErrors::default()).await
+}
+
+async fn documents_submit(
+    SignedIn(session): SignedIn,
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+    Form(form): Form<identity::documents::DocumentsForm>,
+) -> Result<Response, AppError> {
+    let now = state.clock.now();
+    match state.identity.submit_documents(&session.account_id, &form, &origin, now).await {
+        Ok(_) => Ok(see_other("/cabinet/documents")),
+        Err(e) => {
+            let errors = refusal(e)?;
+            let page = render_documents(&session, &state, Some(form), errors).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
 }
 
 // --- codes of recovery and contact change ------------------------------------------------

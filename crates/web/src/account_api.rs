@@ -35,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         .route("/me/sessions", get(my_sessions))
         .route("/me/sessions/end-others", post(end_others))
         .route("/me/journal", get(my_journal))
+        .route("/me/documents", get(my_documents).post(submit_documents))
 }
 
 #[derive(Debug, Deserialize)]
@@ -239,6 +240,30 @@ async fn me(
             .collect(),
         created_at: a.created_at,
     }))
+}
+
+/// `GET /api/v1/me/documents`: the documents in force, those being checked, and where
+/// the check stands.
+async fn my_documents(
+    SignedIn(session): SignedIn,
+    State(state): State<AppState>,
+) -> Result<Json<identity::documents::DocumentsView>, AppError> {
+    Ok(Json(state.identity.documents(&session.account_id).await?))
+}
+
+/// `POST /api/v1/me/documents`: submits documents for the registry check (202; the check
+/// runs in the background, poll `GET`).
+async fn submit_documents(
+    SignedIn(session): SignedIn,
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+    Json(form): Json<identity::documents::DocumentsForm>,
+) -> Result<Response, AppError> {
+    let view = state
+        .identity
+        .submit_documents(&session.account_id, &form, &origin, state.clock.now())
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(view)).into_response())
 }
 
 #[derive(Debug, Deserialize)]

@@ -247,3 +247,54 @@ on_both_backends! {
         browser.close().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_citizen_enters_documents_and_becomes_standard() {
+    let app =
+        crate::support::TestApp::spawn_with(store::Backend::Sqlite, |_, s| s.demo_data = true)
+            .await;
+    let (login, password) = app.demo().expect("demo citizen on the first dev run");
+    let browser = Browser::start().await;
+    let c = &browser.client;
+    c.goto(&app.url("/login")).await.unwrap();
+    fill(c, "field-login", &login).await;
+    fill(c, "field-password", &password).await;
+    submit(c, "#login-form").await;
+    click_to_next_page(c, Locator::Id("documents-link")).await;
+    // The names come from the account; a wrong SNILS is named before anything is sent.
+    let surname = c.find(Locator::Id("field-surname")).await.unwrap();
+    assert_eq!(surname.prop("value").await.unwrap().as_deref(), Some("Демидова"));
+    for (id, value) in [
+        ("field-birth_date", "12.04.1988"),
+        ("field-birth_place", "г. Москва"),
+        ("field-passport_series", "4510"),
+        ("field-passport_number", "654321"),
+        ("field-passport_issued_on", "25.04.2008"),
+        ("field-passport_issued_by", "ОВД района Хамовники г. Москвы"),
+        ("field-passport_division", "770-005"),
+        ("field-snils", "123-456-789 65"),
+        ("field-address", "119021, г. Москва, ул. Льва Толстого, д. 16, кв. 5"),
+    ] {
+        fill(c, id, value).await;
+    }
+    submit(c, "#documents-form").await;
+    let summary = c.find(Locator::Id("error-summary")).await.unwrap().text().await.unwrap();
+    assert!(summary.contains("СНИЛС: неверное контрольное число"), "{summary}");
+    fill(c, "field-snils", "123-456-789 64").await;
+    submit(c, "#documents-form").await;
+    // The check runs in the background; the page shows where it stands.
+    let mut status = String::new();
+    for _ in 0..200 {
+        let el = c.find(Locator::Id("documents-status")).await.unwrap();
+        status = el.attr("data-status").await.unwrap().unwrap_or_default();
+        if status == "Проверено" {
+            break;
+        }
+        c.refresh().await.unwrap();
+    }
+    assert_eq!(status, "Проверено");
+    let level = c.find(Locator::Id("account-level")).await.unwrap().text().await.unwrap();
+    assert_eq!(level, "Стандартная");
+    drop(browser);
+    app.stop().await;
+}

@@ -12,6 +12,7 @@ mod accounts;
 mod api;
 mod browser;
 mod cli;
+mod documents;
 mod notify;
 mod pages;
 mod registry;

@@ -165,6 +165,11 @@ impl TestApp {
         &self.running.outbox
     }
 
+    /// The demo citizen's login and password, when the app was started with demo data.
+    pub fn demo(&self) -> Option<(String, String)> {
+        self.running.demo.clone()
+    }
+
     pub fn db(&self) -> &store::Db {
         &self.running.db
     }
