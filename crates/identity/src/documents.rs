@@ -6,7 +6,9 @@
 
 use chrono::{DateTime, Months, NaiveDate, Utc};
 use domain::FieldError;
-use domain::ident::{BirthDate, DivisionCode, Inn, InnKind, NamePart, Passport, Snils, parse_date};
+use domain::ident::{
+    BirthDate, DivisionCode, Inn, NamePart, Passport, Snils, free_text, parse_past_date,
+};
 use journal::Outcome;
 use notify::Template;
 use registry::{InnVerdict, PersonCheck, PersonQuery, Registry, Verdict};
@@ -94,14 +96,7 @@ impl PersonalData {
 }
 
 fn text(v: &str) -> Result<String, FieldError> {
-    let v = v.split_whitespace().collect::<Vec<_>>().join(" ");
-    if v.is_empty() {
-        Err(FieldError::Empty)
-    } else if v.chars().count() > TEXT_MAX {
-        Err(FieldError::TooLong { max: TEXT_MAX })
-    } else {
-        Ok(v)
-    }
+    free_text(v, TEXT_MAX)
 }
 
 fn digits(v: &str, len: usize, expected: &'static str) -> Result<String, FieldError> {
@@ -145,8 +140,7 @@ impl DocumentsForm {
         let issued_on = take(
             &mut errors,
             "passport_issued_on",
-            parse_date(&self.passport_issued_on)
-                .and_then(|d| if d > today { Err(FieldError::Future) } else { Ok(d) }),
+            parse_past_date(&self.passport_issued_on, today),
         );
         let issued_by = take(&mut errors, "passport_issued_by", text(&self.passport_issued_by));
         let division =
@@ -155,20 +149,7 @@ impl DocumentsForm {
         let inn = if self.inn.trim().is_empty() {
             Some(None)
         } else {
-            take(
-                &mut errors,
-                "inn",
-                Inn::parse(&self.inn).and_then(|i| {
-                    if i.kind() == InnKind::Person {
-                        Ok(i)
-                    } else {
-                        Err(FieldError::Length {
-                            expected: "12 цифр (ИНН физического лица)"
-                        })
-                    }
-                }),
-            )
-            .map(Some)
+            take(&mut errors, "inn", Inn::parse_person(&self.inn)).map(Some)
         };
         let address = take(&mut errors, "address", text(&self.address));
         if let (Some(b), Some(i)) = (birth, issued_on)

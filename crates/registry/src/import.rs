@@ -27,7 +27,8 @@ use std::path::Path;
 use chrono::NaiveDate;
 use domain::FieldError;
 use domain::ident::{
-    DivisionCode, Inn, InnKind, Kpp, NamePart, Ogrn, Ogrnip, Passport, Snils, parse_date,
+    DivisionCode, Inn, InnKind, Kpp, NamePart, Ogrn, Ogrnip, Passport, Snils, free_text,
+    parse_past_date,
 };
 
 use crate::model::{Activity, Head, InvalidPassport, OrgKind, Organization, PersonRecord};
@@ -217,14 +218,14 @@ impl Checker {
         let patronymic =
             e.optional(f, "patronymic", |v| NamePart::parse(v).map(|n| n.as_str().to_owned()));
         let today = self.today;
-        let birth_date = e.field(f, "birth_date", |v| past_date(v, today));
+        let birth_date = e.field(f, "birth_date", |v| parse_past_date(v, today));
         let birth_place = e.field(f, "birth_place", text);
         let passport = e.field(f, "passport", Passport::parse);
-        let issued_on = e.field(f, "passport_issued_on", |v| past_date(v, today));
+        let issued_on = e.field(f, "passport_issued_on", |v| parse_past_date(v, today));
         let issued_by = e.field(f, "passport_issued_by", text);
         let division = e.field(f, "passport_division", DivisionCode::parse);
         let snils = e.field(f, "snils", Snils::parse);
-        let inn = e.optional(f, "inn", person_inn);
+        let inn = e.optional(f, "inn", Inn::parse_person);
         let address = e.field(f, "address", text);
         if let (Some(b), Some(i)) = (birth_date, issued_on)
             && i < b
@@ -266,7 +267,7 @@ impl Checker {
         let today = self.today;
         let passport = e.field(f, "passport", Passport::parse);
         let reason = e.field(f, "reason", text);
-        let since = e.optional(f, "since", |v| past_date(v, today));
+        let since = e.optional(f, "since", |v| parse_past_date(v, today));
         if let Some(p) = &passport {
             e.unique(&mut self.seen, "passport", format!("invalid {p}"));
         }
@@ -295,7 +296,7 @@ impl Checker {
             "false" | "0" | "нет" => Ok(false),
             _ => Err(FieldError::Format { expected: "true или false" }),
         });
-        let registered_on = e.field(f, "registered_on", |v| past_date(v, today));
+        let registered_on = e.field(f, "registered_on", |v| parse_past_date(v, today));
         let address = e.field(f, "address", text);
         let head_name = e.optional(f, "head_name", text);
         let head_position = e.optional(f, "head_position", text);
@@ -387,28 +388,7 @@ impl Errors<'_> {
 }
 
 fn text(v: &str) -> Result<String, FieldError> {
-    let v = v.split_whitespace().collect::<Vec<_>>().join(" ");
-    if v.is_empty() {
-        Err(FieldError::Empty)
-    } else if v.chars().count() > TEXT_MAX {
-        Err(FieldError::TooLong { max: TEXT_MAX })
-    } else {
-        Ok(v)
-    }
-}
-
-fn past_date(v: &str, today: NaiveDate) -> Result<NaiveDate, FieldError> {
-    let d = parse_date(v)?;
-    if d > today { Err(FieldError::Future) } else { Ok(d) }
-}
-
-fn person_inn(v: &str) -> Result<Inn, FieldError> {
-    let inn = Inn::parse(v)?;
-    if inn.kind() == InnKind::Person {
-        Ok(inn)
-    } else {
-        Err(FieldError::Length { expected: "12 цифр (ИНН физического лица)" })
-    }
+    free_text(v, TEXT_MAX)
 }
 
 fn activities(v: &str) -> Result<Vec<Activity>, FieldError> {

@@ -11,7 +11,9 @@ mod tax;
 
 pub use bank::{AccountKind, BankAccount, Bik, Uin};
 pub use contact::{Email, Phone};
-pub use person::{BirthDate, DivisionCode, NamePart, Passport, Snils, parse_date};
+pub use person::{
+    BirthDate, DivisionCode, NamePart, Passport, Snils, free_text, parse_date, parse_past_date,
+};
 pub use tax::{Inn, InnKind, Kpp, Ogrn, Ogrnip};
 
 use crate::FieldError;

@@ -203,6 +203,26 @@ pub fn parse_date(input: &str) -> Result<NaiveDate, FieldError> {
         .ok_or(FieldError::NoSuchDate)
 }
 
+/// A calendar date (as [`parse_date`]) that is not after `today`: dates of issue,
+/// registration and the like.
+pub fn parse_past_date(input: &str, today: NaiveDate) -> Result<NaiveDate, FieldError> {
+    let d = parse_date(input)?;
+    if d > today { Err(FieldError::Future) } else { Ok(d) }
+}
+
+/// Free text as typed into a form or a file (a place of birth, an issuing authority, an
+/// address): inner whitespace collapsed, not empty, at most `max` characters.
+pub fn free_text(input: &str, max: usize) -> Result<String, FieldError> {
+    let v = input.split_whitespace().collect::<Vec<_>>().join(" ");
+    if v.is_empty() {
+        Err(FieldError::Empty)
+    } else if v.chars().count() > max {
+        Err(FieldError::TooLong { max })
+    } else {
+        Ok(v)
+    }
+}
+
 /// A date of birth: a real date, not in the future, giving an age of 14 to 130 years.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BirthDate(NaiveDate);
@@ -249,6 +269,17 @@ impl std::fmt::Display for BirthDate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn free_text_and_past_dates() {
+        assert_eq!(free_text("  г.  Москва\n ул. Арбат ", 30), Ok("г. Москва ул. Арбат".into()));
+        assert_eq!(free_text(" \t", 30), Err(FieldError::Empty));
+        assert_eq!(free_text("абвг", 3), Err(FieldError::TooLong { max: 3 }));
+        let today = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
+        assert_eq!(parse_past_date("22.11.2026", today), Ok(today));
+        assert_eq!(parse_past_date("23.11.2026", today), Err(FieldError::Future));
+        assert_eq!(parse_past_date("30.02.2020", today), Err(FieldError::NoSuchDate));
+    }
 
     #[test]
     fn snils_examples() {

@@ -51,6 +51,18 @@ impl Inn {
         Self(d.iter().map(|x| char::from(b'0' + x)).collect())
     }
 
+    /// A person's (or entrepreneur's) INN: 12 digits; an organization's is refused.
+    pub fn parse_person(input: &str) -> Result<Self, FieldError> {
+        let inn = Self::parse(input)?;
+        if inn.kind() == InnKind::Person {
+            Ok(inn)
+        } else {
+            Err(FieldError::Length {
+                expected: "12 цифр (ИНН физического лица)"
+            })
+        }
+    }
+
     pub fn kind(&self) -> InnKind {
         if self.0.len() == 10 { InnKind::Organization } else { InnKind::Person }
     }
@@ -160,6 +172,17 @@ string_identifier!(Kpp);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn person_inn_refuses_an_organizations() {
+        assert!(Inn::parse_person("500100732259").is_ok());
+        assert_eq!(
+            Inn::parse_person("7707083893"),
+            Err(FieldError::Length {
+                expected: "12 цифр (ИНН физического лица)"
+            })
+        );
+    }
 
     #[test]
     fn inn_examples() {
