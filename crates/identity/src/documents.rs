@@ -277,17 +277,17 @@ pub enum CheckRun {
 }
 
 impl Identity {
-    fn open_data(&self, stored: &str) -> Result<PersonalData, IdentityError> {
+    pub(crate) fn open_data(&self, stored: &str) -> Result<PersonalData, IdentityError> {
         let json = self.vault.decrypt(stored, CONTEXT)?;
         serde_json::from_str(&json).map_err(|e| IdentityError::Internal(e.to_string()))
     }
 
-    fn seal_data(&self, data: &PersonalData) -> String {
+    pub(crate) fn seal_data(&self, data: &PersonalData) -> String {
         // Plain strings and dates always serialize.
         self.vault.encrypt(&serde_json::to_string(data).unwrap_or_default(), CONTEXT)
     }
 
-    fn snils_index(&self, snils: &Snils) -> String {
+    pub(crate) fn snils_index(&self, snils: &Snils) -> String {
         self.vault.blind_index("documents/snils", &snils.digits())
     }
 
@@ -465,6 +465,10 @@ impl Identity {
             )
             .await?;
             self.notify(&mut tx, &contacts, &Template::DocumentsVerified { raised }, now).await?;
+            // An operator who saw this passport in person may have asked for confirmation.
+            if account.level != "confirmed" {
+                self.apply_operator_intent(&mut tx, account_id, &verified.passport, now).await?;
+            }
         } else {
             let json = serde_json::to_string(&reasons).unwrap_or_default();
             rows::set_refused(&mut tx, account_id, &json, now_us).await?;

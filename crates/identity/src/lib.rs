@@ -8,9 +8,20 @@
 //! per IP) are updated atomically in the database before a check is made, so parallel
 //! requests on any number of nodes cannot get more checks than allowed.
 
+pub mod bank;
+pub mod captcha;
+pub mod centers;
+pub mod confirm;
 pub mod documents;
 mod error;
+pub use security::{Factor, SecondFactorChallenge, SignIn, SignInAttempt};
+pub mod letter;
 pub mod password;
+pub mod rights;
+pub mod security;
+pub mod signature;
+pub mod staff;
+pub mod totp;
 
 use std::sync::Arc;
 
@@ -24,6 +35,7 @@ use journal::{ActorKind, Event, Origin, Outcome};
 use notify::{Channel, Outbox, Template};
 use password::{Hasher, PasswordPolicy};
 use store::identity::{self as rows, AccountRow, CodeRow, ContactRow, RegistrationRow, SessionRow};
+use store::security as security_rows;
 use store::vault::Vault;
 use store::{Db, from_micros, to_micros};
 
@@ -51,10 +63,24 @@ pub struct Policy {
     pub ip_block: Duration,
     pub session_idle: Duration,
     pub session_lifetime: Duration,
+    /// Live sessions one account may have; opening one more ends the oldest.
+    pub max_sessions: i64,
+    /// Failed sign-ins (from an address or for a login) after which a captcha is asked.
+    pub captcha_after: i64,
+    /// How long a sign-in may wait for its second factor, and how many wrong codes.
+    pub second_factor_ttl: Duration,
+    pub second_factor_attempts: i64,
+    /// How long «запомнить это устройство» skips the second factor.
+    pub remember_device: Duration,
     pub password: PasswordPolicy,
     /// Versions of the texts a person consents to.
     pub terms_version: String,
     pub pd_version: String,
+    /// How long an activation code (an account registered by an operator) is valid, and
+    /// an operator's in-person check waits for the registries' verdict.
+    pub activation_ttl: Duration,
+    /// Wrong entries of one activation code before it stops working.
+    pub activation_attempts: i64,
 }
 
 impl Default for Policy {
@@ -75,9 +101,16 @@ impl Default for Policy {
             ip_block: Duration::minutes(15),
             session_idle: Duration::minutes(30),
             session_lifetime: Duration::hours(12),
+            max_sessions: 10,
+            captcha_after: 3,
+            second_factor_ttl: Duration::minutes(5),
+            second_factor_attempts: 5,
+            remember_device: Duration::days(30),
             password: PasswordPolicy::default(),
             terms_version: "2026-11-01".into(),
             pd_version: "2026-11-01".into(),
+            activation_ttl: Duration::days(30),
+            activation_attempts: 5,
         }
     }
 }
@@ -168,6 +201,16 @@ pub struct NewSession {
     pub token: String,
     pub account_id: String,
     pub expires_at: DateTime<Utc>,
+    /// Opened with a temporary password: the person must set a new one first.
+    pub must_change: bool,
+}
+
+/// How a session is opened.
+#[derive(Debug, Default)]
+struct Opening<'a> {
+    must_change: bool,
+    /// The «это не я» token of a new-device notice.
+    disown: Option<&'a str>,
 }
 
 /// A live session, as a request sees it.
@@ -176,6 +219,8 @@ pub struct SessionInfo {
     /// The keyed hash of the token (the row id), safe to log and compare.
     pub id: String,
     pub account_id: String,
+    /// Opened with a temporary password: only the password change is allowed.
+    pub must_change: bool,
 }
 
 /// The cabinet's view of an account (decrypted).
@@ -756,6 +801,10 @@ impl Identity {
                 pd_version: r.pd_version.clone(),
                 pd_accepted_at: r.pd_accepted_at,
                 created_at: now_us,
+                must_change_password: false,
+                block_reason: None,
+                blocked_at: None,
+                close_after: None,
             },
         )
         .await?;
@@ -853,6 +902,10 @@ impl Identity {
                 pd_version: self.policy.pd_version.clone(),
                 pd_accepted_at: now_us,
                 created_at: now_us,
+                must_change_password: false,
+                block_reason: None,
+                blocked_at: None,
+                close_after: None,
             },
         )
         .await?;
@@ -1193,6 +1246,25 @@ impl Identity {
             return Err(IdentityError::RegistrationGone);
         }
         rows::set_password(&mut tx, account_id, &hash, now_us).await?;
+        security_rows::clear_must_change(&mut tx, account_id).await?;
+        security_rows::revoke_devices(&mut tx, account_id, now_us).await?;
+        store::oidc::revoke_account_grants(&mut tx, account_id, None, now_us).await?;
+        let account_row = rows::account_in(&mut tx, account_id).await?;
+        let unblock = change.action == "password.recovered"
+            && account_row.is_some_and(|a| a.status == "blocked");
+        if unblock {
+            security_rows::set_block(&mut tx, account_id, None, None, now_us).await?;
+            self.journal(
+                &mut tx,
+                "account.unblocked",
+                Outcome::Ok,
+                Some(account_id),
+                origin,
+                serde_json::json!({}),
+                now,
+            )
+            .await?;
+        }
         let ended =
             rows::end_sessions_of(&mut tx, account_id, change.keep_session, now_us, change.action)
                 .await?;
@@ -1224,6 +1296,26 @@ impl Identity {
         now: DateTime<Utc>,
     ) -> Result<(), IdentityError> {
         let account_id = session.account_id.as_str();
+        self.reauthenticate(account_id, current, "password.change_failed", origin, now).await?;
+        let change = NewPassword {
+            password,
+            repeat,
+            keep_session: Some(&session.id),
+            action: "password.changed",
+        };
+        self.replace_password(account_id, &change, None, origin, now).await
+    }
+
+    /// Checks the password of a signed-in person again before a sensitive change, under
+    /// the same lockout as sign-in; a wrong one is journaled as `failed_action`.
+    pub async fn reauthenticate(
+        &self,
+        account_id: &str,
+        current: &str,
+        failed_action: &str,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), IdentityError> {
         let row = rows::get_account(&self.db, account_id)
             .await?
             .ok_or(IdentityError::RegistrationGone)?;
@@ -1244,7 +1336,7 @@ impl Identity {
         };
         if !self.hasher.verify(current, Some(&row.password_hash)).await {
             self.journal_alone(
-                "password.change_failed",
+                failed_action,
                 Outcome::Denied,
                 Some(account_id),
                 origin,
@@ -1258,13 +1350,7 @@ impl Identity {
             return Err(IdentityError::WrongCurrentPassword);
         }
         rows::clear_password_failures(&mut *self.db.conn().await?, account_id, now_us).await?;
-        let change = NewPassword {
-            password,
-            repeat,
-            keep_session: Some(&session.id),
-            action: "password.changed",
-        };
-        self.replace_password(account_id, &change, None, origin, now).await
+        Ok(())
     }
 
     /// Ends every other session of the signed-in person.
@@ -1398,6 +1484,18 @@ impl Identity {
         origin: &Origin,
         now: DateTime<Utc>,
     ) -> Result<NewSession, IdentityError> {
+        self.open_session_with(conn, account_id, origin, &Opening::default(), now).await
+    }
+
+    /// Opens a session; past the limit of concurrent sessions the oldest ones end.
+    async fn open_session_with(
+        &self,
+        conn: &mut store::Conn,
+        account_id: &str,
+        origin: &Origin,
+        opening: &Opening<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<NewSession, IdentityError> {
         let token = random_token();
         let expires_at = now + self.policy.session_lifetime;
         rows::insert_session(
@@ -1412,21 +1510,32 @@ impl Identity {
                 user_agent: origin.user_agent.clone(),
                 ended_at: None,
                 end_reason: None,
+                must_change: opening.must_change,
+                disown_hash: opening.disown.map(|t| self.vault.secret_hash("disown", t)),
             },
         )
         .await?;
-        Ok(NewSession { token, account_id: account_id.to_owned(), expires_at })
+        self.enforce_session_limit(conn, account_id, now).await?;
+        Ok(NewSession {
+            token,
+            account_id: account_id.to_owned(),
+            expires_at,
+            must_change: opening.must_change,
+        })
     }
 
     /// Signs in by phone or e-mail and password. Unknown logins cost the same hash work
-    /// and get the same answer as wrong passwords.
+    /// and get the same answer as wrong passwords. After three failures from the address
+    /// or for the login, a captcha must be solved first. A right password on an account
+    /// with a second factor (and not on a remembered device) answers with a challenge
+    /// instead of a session; see [`Identity::complete_second_factor`].
     pub async fn sign_in(
         &self,
-        login: &str,
-        password: &str,
+        attempt: &SignInAttempt<'_>,
         origin: &Origin,
         now: DateTime<Utc>,
-    ) -> Result<NewSession, IdentityError> {
+    ) -> Result<SignIn, IdentityError> {
+        let (login, password) = (attempt.login, attempt.password);
         let now_us = to_micros(now);
         let ip_key = origin.ip.as_deref().map(|ip| format!("ip:{ip}"));
         if let Some(key) = &ip_key
@@ -1444,7 +1553,11 @@ impl Identity {
             }
             Err(_) => None,
         };
-        let Some(account) = account.filter(|a| a.status == "active") else {
+        if self.captcha_needed(login, account.as_ref(), origin, now).await? {
+            self.check_captcha(attempt.captcha, now).await?;
+        }
+        // A blocked or closing account is told so only after the right password.
+        let Some(account) = account.filter(|a| a.status != "closed") else {
             return self.unknown_sign_in(login, password, ip_key.as_deref(), origin, now).await;
         };
         let lock_until = to_micros(now + self.policy.login_lock);
@@ -1473,51 +1586,60 @@ impl Identity {
             return Err(IdentityError::Locked { until: from_micros(until) });
         };
         if self.hasher.verify(password, Some(&account.password_hash)).await {
-            // Reads first: a transaction holds the only connection on SQLite.
-            let known_device =
-                rows::sessions_of(&self.db, &account.id, 50).await?.iter().any(|s| {
-                    device_of(s.user_agent.as_deref()) == device_of(origin.user_agent.as_deref())
-                });
-            // Only a new device is announced, so only then are the contacts needed.
-            let contacts = if known_device {
-                Vec::new()
-            } else {
-                self.confirmed_contacts(&account.id).await?
-            };
-            let mut tx = self.db.begin().await?;
-            rows::clear_password_failures(&mut tx, &account.id, now_us).await?;
-            let session = self.open_session(&mut tx, &account.id, origin, now).await?;
-            self.journal(
-                &mut tx,
-                "signin.ok",
-                Outcome::Ok,
-                Some(&account.id),
-                origin,
-                serde_json::json!({"new_device": !known_device}),
-                now,
-            )
-            .await?;
-            if !known_device {
-                self.notify(
-                    &mut tx,
-                    &contacts,
-                    &Template::NewDevice {
-                        at: now,
-                        device: device_of(origin.user_agent.as_deref()),
-                    },
-                    now,
-                )
-                .await?;
+            rows::clear_password_failures(&mut *self.db.conn().await?, &account.id, now_us).await?;
+            if account.status == "blocked" {
+                return Err(self.blocked_sign_in(&account, origin, now).await?);
             }
-            commit(tx).await?;
-            self.outbox.wake();
-            return Ok(session);
+            return self.after_password(&account, attempt.device_token, origin, now).await;
         }
         self.failed_sign_in(ip_key.as_deref(), Some(&account.id), origin, now).await?;
         if count >= self.policy.login_attempts {
             return Err(self.locked_now(&account.id, lock_until, origin, now).await?);
         }
         Err(IdentityError::BadCredentials)
+    }
+
+    /// Opens the session of a sign-in whose every factor was proven: journals it, and on a
+    /// device not seen before tells the person, with a one-click «это не я» link.
+    async fn finish_sign_in(
+        &self,
+        account: &AccountRow,
+        factor: Option<&str>,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<NewSession, IdentityError> {
+        // Reads first: a transaction holds the only connection on SQLite.
+        let known_device = rows::sessions_of(&self.db, &account.id, 50)
+            .await?
+            .iter()
+            .any(|s| device_of(s.user_agent.as_deref()) == device_of(origin.user_agent.as_deref()));
+        // Only a new device is announced, so only then are the contacts needed.
+        let contacts =
+            if known_device { Vec::new() } else { self.confirmed_contacts(&account.id).await? };
+        let disown = (!known_device).then(random_token);
+        let mut tx = self.db.begin().await?;
+        let opening =
+            Opening { must_change: account.must_change_password, disown: disown.as_deref() };
+        let session = self.open_session_with(&mut tx, &account.id, origin, &opening, now).await?;
+        self.journal(
+            &mut tx,
+            "signin.ok",
+            Outcome::Ok,
+            Some(&account.id),
+            origin,
+            serde_json::json!({"new_device": !known_device, "second_factor": factor}),
+            now,
+        )
+        .await?;
+        if let Some(token) = &disown {
+            let link = format!("{}/not-me/{token}", self.base_url);
+            let device = device_of(origin.user_agent.as_deref());
+            self.notify(&mut tx, &contacts, &Template::NewDevice { at: now, device, link }, now)
+                .await?;
+        }
+        commit(tx).await?;
+        self.outbox.wake();
+        Ok(session)
     }
 
     /// The wrong password that used up the allowed tries: journal the lock, tell the
@@ -1560,7 +1682,7 @@ impl Identity {
         ip_key: Option<&str>,
         origin: &Origin,
         now: DateTime<Utc>,
-    ) -> Result<NewSession, IdentityError> {
+    ) -> Result<SignIn, IdentityError> {
         let now_us = to_micros(now);
         let key = Contact::parse(login)
             .ok()
@@ -1623,8 +1745,17 @@ impl Identity {
 
     /// The confirmed contacts of an account, decrypted.
     async fn confirmed_contacts(&self, account_id: &str) -> Result<Vec<Contact>, IdentityError> {
+        self.confirmed_contacts_in(&mut *self.db.conn().await?, account_id).await
+    }
+
+    /// [`Self::confirmed_contacts`] on a given connection (inside a transaction).
+    async fn confirmed_contacts_in(
+        &self,
+        conn: &mut store::Conn,
+        account_id: &str,
+    ) -> Result<Vec<Contact>, IdentityError> {
         let mut contacts = Vec::new();
-        for c in rows::contacts_of(&self.db, account_id).await? {
+        for c in rows::contacts_in(conn, account_id).await? {
             if c.confirmed_at.is_some() {
                 let value = self.vault.decrypt(&c.value, "contact.value")?;
                 contacts.extend(Contact::parse(&value).ok());
@@ -1656,9 +1787,9 @@ impl Identity {
         let id = self.vault.secret_hash("session", token);
         let idle = self.policy.session_idle.num_microseconds().unwrap_or(i64::MAX);
         let precision = Duration::seconds(30).num_microseconds().unwrap_or(0);
-        Ok(rows::touch_session(&self.db, &id, to_micros(now), idle, precision)
-            .await?
-            .map(|s| SessionInfo { id: s.id, account_id: s.account_id }))
+        Ok(rows::touch_session(&self.db, &id, to_micros(now), idle, precision).await?.map(|s| {
+            SessionInfo { id: s.id, account_id: s.account_id, must_change: s.must_change }
+        }))
     }
 
     /// Ends a session (sign-out).
@@ -1669,6 +1800,14 @@ impl Identity {
         now: DateTime<Utc>,
     ) -> Result<(), IdentityError> {
         rows::end_session(&self.db, &session.id, to_micros(now), "signed_out").await?;
+        // Signing out of the portal also ends what connected services were given.
+        store::oidc::revoke_account_grants(
+            &mut *self.db.conn().await?,
+            &session.account_id,
+            None,
+            to_micros(now),
+        )
+        .await?;
         self.journal_alone(
             "session.ended",
             Outcome::Ok,

@@ -26,6 +26,8 @@ pub enum ActorKind {
     Citizen,
     Officer,
     Operator,
+    /// A staff administrator.
+    Admin,
     /// The platform itself (a worker, a timer).
     System,
 }
@@ -37,6 +39,7 @@ impl ActorKind {
             Self::Citizen => "citizen",
             Self::Officer => "officer",
             Self::Operator => "operator",
+            Self::Admin => "admin",
             Self::System => "system",
         }
     }

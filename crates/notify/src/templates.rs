@@ -19,7 +19,8 @@ pub enum Template {
     /// Sign-in was locked after wrong passwords.
     AccountLocked { until: DateTime<Utc> },
     /// Sign-in from a device not seen before.
-    NewDevice { at: DateTime<Utc>, device: String },
+    /// A sign-in from a device not seen before, with the one-click «это не я» link.
+    NewDevice { at: DateTime<Utc>, device: String, link: String },
     /// A contact was replaced; goes to the old contact.
     ContactReplaced { at: DateTime<Utc> },
     /// The registries confirmed the documents; `raised` when the level became standard.
@@ -28,6 +29,24 @@ pub enum Template {
     DocumentsRefused { reasons: Vec<String> },
     /// The registries do not answer; the check will be repeated.
     DocumentsDelayed,
+    /// A second factor was turned on or off, or backup codes were renewed.
+    SecurityChanged { at: DateTime<Utc>, what: String },
+    /// The sign-in code of the SMS second factor.
+    SignInCode { code: String, minutes: u32 },
+    /// A temporary password was issued (recovery by passport or by an operator).
+    TemporaryPassword { at: DateTime<Utc> },
+    /// The account was blocked by its owner, or its closing was requested.
+    AccountBlocked { at: DateTime<Utc>, closing_on: Option<String> },
+    /// The account data was exported.
+    DataExported { at: DateTime<Utc> },
+    /// The account became confirmed by the named route («в центре обслуживания»).
+    AccountConfirmed { route: String },
+    /// A registered letter with a confirmation code was ordered.
+    LetterRequested,
+    /// The letter was handed to the post; its code is accepted through `expires_on`.
+    LetterSent { expires_on: chrono::NaiveDate },
+    /// An operator of a service centre entered the person's documents for the check.
+    DocumentsEnteredAtCenter,
 }
 
 /// A rendered message.
@@ -59,6 +78,15 @@ impl Template {
             Self::DocumentsVerified { .. } => "documents.verified",
             Self::DocumentsRefused { .. } => "documents.refused",
             Self::DocumentsDelayed => "documents.delayed",
+            Self::AccountConfirmed { .. } => "account.confirmed",
+            Self::SecurityChanged { .. } => "security.changed",
+            Self::SignInCode { .. } => "signin.code",
+            Self::TemporaryPassword { .. } => "password.temporary",
+            Self::AccountBlocked { .. } => "account.blocked",
+            Self::DataExported { .. } => "data.exported",
+            Self::LetterRequested => "letter.requested",
+            Self::LetterSent { .. } => "letter.sent",
+            Self::DocumentsEnteredAtCenter => "documents.entered_at_center",
         }
     }
 
@@ -104,10 +132,11 @@ impl Template {
                     moscow(until)
                 ),
             ),
-            Self::NewDevice { at, device } => (
+            Self::NewDevice { at, device, link } => (
                 "Вход с нового устройства".to_owned(),
                 format!(
-                    "Вход в учётную запись {} (МСК) с устройства: {device}. {NOT_YOU}",
+                    "Вход в учётную запись {} (МСК) с устройства: {device}. Если это были не вы, \
+                     нажмите «Это не я» — сеанс завершится: {link}",
                     moscow(at)
                 ),
             ),
@@ -141,6 +170,73 @@ impl Template {
                 "Ведомства пока не отвечают. Мы повторим проверку автоматически и сообщим \
                  результат."
                     .to_owned(),
+            ),
+            Self::SecurityChanged { at, what } => (
+                "Изменены настройки безопасности".to_owned(),
+                format!("{} (МСК): {what}. {NOT_YOU}", moscow(at)),
+            ),
+            Self::SignInCode { code, minutes } => (
+                "Код для входа".to_owned(),
+                format!("Код для входа: {code}. Действует {minutes} мин. Никому не сообщайте его."),
+            ),
+            Self::TemporaryPassword { at } => (
+                "Выдан временный пароль".to_owned(),
+                format!(
+                    "{} (МСК) для вашей учётной записи выдан временный пароль. При входе его \
+                     нужно сменить. {NOT_YOU}",
+                    moscow(at)
+                ),
+            ),
+            Self::AccountBlocked { at, closing_on } => (
+                "Учётная запись заблокирована".to_owned(),
+                match closing_on {
+                    Some(day) => format!(
+                        "{} (МСК) вы запросили удаление учётной записи. Данные будут удалены \
+                         {day}. До этого удаление можно отменить, восстановив доступ.",
+                        moscow(at)
+                    ),
+                    None => format!(
+                        "{} (МСК) учётная запись заблокирована по вашей просьбе. Чтобы \
+                         разблокировать её, восстановите доступ.",
+                        moscow(at)
+                    ),
+                },
+            ),
+            Self::DataExported { at } => (
+                "Выгружены данные учётной записи".to_owned(),
+                format!(
+                    "{} (МСК) выгружены все данные вашей учётной записи. {NOT_YOU}",
+                    moscow(at)
+                ),
+            ),
+            Self::AccountConfirmed { route } => (
+                "Учётная запись подтверждена".to_owned(),
+                format!(
+                    "Ваша учётная запись подтверждена {route}. Теперь доступны все услуги. \
+                     {NOT_YOU}"
+                ),
+            ),
+            Self::LetterRequested => (
+                "Письмо с кодом заказано".to_owned(),
+                format!(
+                    "Заказное письмо с кодом подтверждения учётной записи заказано. Мы сообщим, \
+                     когда передадим его на почту. {NOT_YOU}"
+                ),
+            ),
+            Self::LetterSent { expires_on } => (
+                "Письмо с кодом отправлено".to_owned(),
+                format!(
+                    "Заказное письмо с кодом подтверждения отправлено на адрес регистрации. Код \
+                     действует до {} включительно. {NEVER_SHARE}",
+                    expires_on.format("%d.%m.%Y")
+                ),
+            ),
+            Self::DocumentsEnteredAtCenter => (
+                "Документы внесены в центре обслуживания".to_owned(),
+                format!(
+                    "Оператор центра обслуживания внёс ваши паспорт и СНИЛС для проверки в \
+                     ведомствах. О результате сообщим. {NOT_YOU}"
+                ),
             ),
         };
         Rendered { subject, text }

@@ -6,7 +6,8 @@
 # Needs `openssl` (3.x) and Debian's `libengine-gost-openssl` (apt-get install
 # libengine-gost-openssl). The engine is loaded through a generated OPENSSL_CONF, so the
 # system configuration is left alone. Private keys stay in a temporary directory and are
-# deleted on exit: OUT_DIR holds certificates, signatures and the signed challenge only.
+# deleted on exit: OUT_DIR holds certificates, signatures and the signed challenge only,
+# except citizen/ (below), whose keys are kept on purpose.
 #
 # Layout of OUT_DIR (tests in crates/qes/tests/verify.rs rely on it):
 #   challenge.txt                     the signed content
@@ -27,6 +28,25 @@
 #   notca/user.pem sig.p7s            issued by gost256/user.pem, an end-entity certificate
 #   raw/gost<bits>-<paramset>.spki.der / .sig   raw signatures over challenge.txt for every
 #                                     GOST parameter set the engine knows
+#
+#   citizen/                          material for the portal's signature route (the
+#                                     uslugi integration tests), WITH PRIVATE KEYS, so tests
+#                                     can sign a challenge the server makes at test time.
+#                                     Written under target/ only; never commit it (it
+#                                     carries a .gitignore of its own). The person is the
+#                                     demo citizen: SNILS 12345678964, SN=Демидова,
+#                                     GN=Мария Ивановна.
+#     <set>/ca.pem user.pem key.pem sign.sh   a root CA and the citizen, for each set:
+#                                     gost256 (tc26 paramSetA, with INN 770123456703),
+#                                     p256 (no INN); othersnils: SNILS 11223344595, issued
+#                                     by citizen/gost256's CA; untrusted: its own CA, which
+#                                     no test trusts
+#     sign.sh CHALLENGE OUT [SET]     detached CMS (DER, certificate embedded) over the file
+#                                     CHALLENGE with SET's key (default gost256), through
+#                                     the engine config below; <set>/sign.sh CHALLENGE OUT
+#                                     is the same for one set
+#     openssl.cnf                     loads the GOST engine (export it as OPENSSL_CONF to
+#                                     use the keys with openssl by hand)
 #
 # Validity: CAs 2024-01-01 .. 2040-01-01, users 2025-01-01 .. 2035-01-01 (UTC), so tests
 # pass an explicit `now` inside that window.
@@ -276,5 +296,71 @@ for spec in gost2012_256:TCA gost2012_256:TCB gost2012_256:TCC gost2012_256:TCD 
     openssl pkey -in "$work/$name.key" -pubout -outform DER -out "$out/raw/$name.spki.der"
     openssl dgst "-md_gost12_$bits" -sign "$work/$name.key" -out "$out/raw/$name.sig" "$out/challenge.txt"
 done
+
+# The demo citizen, with private keys kept (see the header): the portal's tests sign the
+# challenge the server hands out.
+citizen="/C=RU/SNILS=12345678964/SN=Демидова/GN=Мария Ивановна/CN=Демидова Мария Ивановна"
+mkdir -p "$out/citizen"
+printf '*\n' >"$out/citizen/.gitignore"
+cat >"$out/citizen/openssl.cnf" <<EOF
+openssl_conf = openssl_init
+
+[openssl_init]
+engines = engine_section
+
+[engine_section]
+gost = gost_section
+
+[gost_section]
+engine_id = gost
+dynamic_path = $engines_dir/gost.so
+default_algorithms = ALL
+EOF
+# keep_citizen NAME CA_NAME SET: the user $work/NAME (key included) and the root
+# $work/CA_NAME into citizen/SET.
+keep_citizen() {
+    local user=$work/$1 ca=$work/$2 dir=$out/citizen/$3
+    mkdir -p "$dir"
+    cp "$ca/cert.pem" "$dir/ca.pem"
+    cp "$user/cert.pem" "$dir/user.pem"
+    cp "$user/key.pem" "$dir/key.pem"
+    chmod 600 "$dir/key.pem"
+    digest "$(cat "$user/kind")" >"$dir/md"
+    cat >"$dir/sign.sh" <<EOF
+#!/usr/bin/env bash
+# sign.sh CHALLENGE OUT: a detached CMS signature (DER) over CHALLENGE with this set's key.
+exec "\$(dirname "\$0")/../sign.sh" "\$1" "\$2" $3
+EOF
+    chmod +x "$dir/sign.sh"
+}
+new_ca citizen-gost256-ca gost256 "/C=RU/O=Тестовый УЦ граждан/CN=Тестовый УЦ граждан gost256"
+issue citizen-gost256-ca citizen-gost256-user gost256 \
+    "$(echo "$citizen" | sed 's|/SN=|/INN=770123456703/SN=|')" ext_user "$user_from" "$user_to"
+keep_citizen citizen-gost256-user citizen-gost256-ca gost256
+new_ca citizen-p256-ca p256 "/C=RU/O=Тестовый УЦ граждан/CN=Тестовый УЦ граждан p256"
+issue citizen-p256-ca citizen-p256-user p256 "$citizen" ext_user "$user_from" "$user_to"
+keep_citizen citizen-p256-user citizen-p256-ca p256
+issue citizen-gost256-ca citizen-othersnils-user gost256 \
+    "$(echo "$citizen" | sed 's|SNILS=12345678964|SNILS=11223344595|')" ext_user "$user_from" "$user_to"
+keep_citizen citizen-othersnils-user citizen-gost256-ca othersnils
+new_ca citizen-untrusted-ca gost256 "/C=RU/O=Посторонний УЦ/CN=Посторонний УЦ граждан"
+issue citizen-untrusted-ca citizen-untrusted-user gost256 "$citizen" ext_user "$user_from" "$user_to"
+keep_citizen citizen-untrusted-user citizen-untrusted-ca untrusted
+cat >"$out/citizen/sign.sh" <<'EOF'
+#!/usr/bin/env bash
+# sign.sh CHALLENGE OUT [SET]: a detached CMS signature (DER, signer certificate embedded)
+# over the file CHALLENGE, made with the key of citizen/SET (default gost256).
+set -euo pipefail
+if [ $# -lt 2 ] || [ $# -gt 3 ]; then
+    echo "usage: $0 CHALLENGE OUT [SET]" >&2
+    exit 2
+fi
+here=$(cd "$(dirname "$0")" && pwd)
+set=${3:-gost256}
+export OPENSSL_CONF="$here/openssl.cnf"
+exec openssl cms -sign -binary -in "$1" -signer "$here/$set/user.pem" \
+    -inkey "$here/$set/key.pem" -md "$(cat "$here/$set/md")" -outform DER -out "$2"
+EOF
+chmod +x "$out/citizen/sign.sh"
 
 echo "generate.sh: test material written to $out"

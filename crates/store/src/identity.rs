@@ -33,11 +33,19 @@ pub struct AccountRow {
     pub pd_version: String,
     pub pd_accepted_at: i64,
     pub created_at: i64,
+    /// The password is temporary and must be replaced at the next sign-in.
+    pub must_change_password: bool,
+    /// Why a blocked account is blocked: `self` (by its owner), `closing` (closure
+    /// requested; erased after `close_after`).
+    pub block_reason: Option<String>,
+    pub blocked_at: Option<i64>,
+    pub close_after: Option<i64>,
 }
 
 const ACCOUNT: &str = "id, surname, given_name, patronymic, level, status, password_hash, \
      password_changed_at, failed_logins, locked_until, terms_version, terms_accepted_at, \
-     pd_version, pd_accepted_at, created_at";
+     pd_version, pd_accepted_at, created_at, must_change_password, block_reason, blocked_at, \
+     close_after";
 
 fn account(r: &AnyRow) -> Result<AccountRow, sqlx::Error> {
     Ok(AccountRow {
@@ -56,6 +64,10 @@ fn account(r: &AnyRow) -> Result<AccountRow, sqlx::Error> {
         pd_version: r.try_get("pd_version")?,
         pd_accepted_at: r.try_get("pd_accepted_at")?,
         created_at: r.try_get("created_at")?,
+        must_change_password: r.try_get::<i64, _>("must_change_password")? != 0,
+        block_reason: r.try_get("block_reason")?,
+        blocked_at: r.try_get("blocked_at")?,
+        close_after: r.try_get("close_after")?,
     })
 }
 
@@ -90,8 +102,13 @@ pub async fn count_accounts(db: &Db) -> Result<i64, StoreError> {
 }
 
 pub async fn get_account(db: &Db, id: &str) -> Result<Option<AccountRow>, StoreError> {
+    account_in(&mut *db.conn().await?, id).await
+}
+
+/// [`get_account`] on a given connection (inside a transaction).
+pub async fn account_in(conn: &mut Conn, id: &str) -> Result<Option<AccountRow>, StoreError> {
     let sql = format!("SELECT {ACCOUNT} FROM accounts WHERE id = $1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(db.pool()).await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(conn).await?;
     Ok(row.as_ref().map(account).transpose()?)
 }
 
@@ -223,10 +240,15 @@ pub async fn contact_by_index(
 }
 
 pub async fn contacts_of(db: &Db, account_id: &str) -> Result<Vec<ContactRow>, StoreError> {
+    contacts_in(&mut *db.conn().await?, account_id).await
+}
+
+/// [`contacts_of`] on a given connection (inside a transaction).
+pub async fn contacts_in(conn: &mut Conn, account_id: &str) -> Result<Vec<ContactRow>, StoreError> {
     let sql = format!(
         "SELECT {CONTACT} FROM contacts WHERE account_id = $1 ORDER BY kind DESC, created_at, id"
     );
-    let found = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account_id).fetch_all(db.pool()).await?;
+    let found = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account_id).fetch_all(conn).await?;
     rows(&found, contact)
 }
 
@@ -530,10 +552,14 @@ pub struct SessionRow {
     pub user_agent: Option<String>,
     pub ended_at: Option<i64>,
     pub end_reason: Option<String>,
+    /// Opened with a temporary password: only the password change is allowed.
+    pub must_change: bool,
+    /// Keyed hash of the «это не я» token sent with a new-device notice.
+    pub disown_hash: Option<String>,
 }
 
-const SESSION: &str =
-    "id, account_id, created_at, last_seen_at, expires_at, ip, user_agent, ended_at, end_reason";
+const SESSION: &str = "id, account_id, created_at, last_seen_at, expires_at, ip, user_agent, \
+                       ended_at, end_reason, must_change, disown_hash";
 
 fn session(r: &AnyRow) -> Result<SessionRow, sqlx::Error> {
     Ok(SessionRow {
@@ -546,13 +572,15 @@ fn session(r: &AnyRow) -> Result<SessionRow, sqlx::Error> {
         user_agent: r.try_get("user_agent")?,
         ended_at: r.try_get("ended_at")?,
         end_reason: r.try_get("end_reason")?,
+        must_change: r.try_get::<i64, _>("must_change")? != 0,
+        disown_hash: r.try_get("disown_hash")?,
     })
 }
 
 pub async fn insert_session(conn: &mut Conn, s: &SessionRow) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO sessions (id, account_id, created_at, last_seen_at, expires_at, ip, user_agent) \
-         VALUES ($1, $2, $3, $3, $4, $5, $6)",
+        "INSERT INTO sessions (id, account_id, created_at, last_seen_at, expires_at, ip, \
+         user_agent, must_change, disown_hash) VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&s.id)
     .bind(&s.account_id)
@@ -560,6 +588,8 @@ pub async fn insert_session(conn: &mut Conn, s: &SessionRow) -> Result<(), Store
     .bind(s.expires_at)
     .bind(&s.ip)
     .bind(&s.user_agent)
+    .bind(i64::from(s.must_change))
+    .bind(&s.disown_hash)
     .execute(conn)
     .await?;
     Ok(())

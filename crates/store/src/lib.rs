@@ -7,14 +7,20 @@
 //! dialects must differ are functions of [`Backend`], never `if` chains in repositories.
 //! Only this crate knows SQL.
 
+pub mod banks;
 mod db;
 pub mod documents;
 mod error;
 pub mod identity;
 pub mod jobs;
 pub mod journal;
+pub mod letters;
+pub mod oidc;
 pub mod outbox;
 pub mod registry;
+pub mod security;
+pub mod signature;
+pub mod staff;
 pub mod vault;
 
 pub use db::{Backend, Db, DbOptions, redact};

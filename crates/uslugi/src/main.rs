@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use uslugi::clock::SystemClock;
 use uslugi::settings::{LogFormat, Settings, SettingsError, Sources, env_overrides};
-use uslugi::{registry_cli, server};
+use uslugi::{bank_cli, clients_cli, eis_cli, letters_cli, registry_cli, server, staff_cli};
 
 #[derive(Parser)]
 #[command(name = "uslugi", version, about = "Услуги — портал государственных услуг")]
@@ -45,6 +45,79 @@ enum Command {
     /// The embedded state registries (persons, invalid passports, organizations)
     #[command(subcommand)]
     Registry(RegistryCommand),
+    /// Registered letters with a confirmation code
+    #[command(subcommand)]
+    Letters(LettersCommand),
+    /// Staff accounts: operators of service centres, officers of agencies, administrators
+    #[command(subcommand)]
+    Staff(staff_cli::StaffCommand),
+    /// Relying parties of the OpenID Connect provider («Войти через Госуслуги»)
+    #[command(subcommand)]
+    Clients(clients_cli::ClientsCommand),
+    /// The OpenID Connect provider's signing keys
+    #[command(subcommand)]
+    Oidc(clients_cli::OidcCommand),
+    /// Trusted banks that confirm accounts (OpenID Connect)
+    #[command(subcommand)]
+    Bank(BankCommand),
+    /// The procurement registry app (ЕИС), a relying party of the portal
+    #[command(subcommand)]
+    Eis(EisCommand),
+}
+
+#[derive(Subcommand)]
+enum EisCommand {
+    /// Run the app alone, signing in through the portal at --issuer
+    Serve {
+        /// Where the app listens
+        #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8081")]
+        listen: std::net::SocketAddr,
+        /// The portal's issuer URL, e.g. http://127.0.0.1:8080
+        #[arg(long, value_name = "URL")]
+        issuer: String,
+        /// The app's client id at the portal
+        #[arg(long, default_value = "eis")]
+        client_id: String,
+        /// The client secret (`uslugi clients add` or `rotate-secret` prints it)
+        #[arg(long, env = "USLUGI_EIS_SECRET", hide_env_values = true)]
+        client_secret: String,
+        /// The app's public URL [default: http:// + the listening address]
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum BankCommand {
+    /// Run the demo bank, an OpenID Connect provider with demo customers, for local tries
+    Demo {
+        /// Where the bank listens
+        #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8082")]
+        listen: std::net::SocketAddr,
+        /// The portal's client id at the bank
+        #[arg(long, default_value = "uslugi")]
+        client_id: String,
+        /// The client secret [default: generated and printed; env USLUGI_DEMO_BANK_SECRET]
+        #[arg(long, env = "USLUGI_DEMO_BANK_SECRET", hide_env_values = true)]
+        client_secret: Option<String>,
+        /// The portal's callback [default: from the portal's settings]
+        #[arg(long, value_name = "URL")]
+        redirect_uri: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum LettersCommand {
+    /// Print every ordered letter into one PDF for the post office, then mark them sent
+    Print {
+        #[command(flatten)]
+        common: Common,
+        /// The PDF to write (nothing is written when no letter waits)
+        #[arg(long, value_name = "FILE.pdf")]
+        out: PathBuf,
+    },
+    /// How many letters are in each state
+    Status(Common),
 }
 
 #[derive(Subcommand)]
@@ -95,6 +168,12 @@ enum Action {
     Demo { persons: u64, orgs: u64, seed: u64 },
     Gateway { token: Option<String> },
     RegistryStatus,
+    LettersPrint { out: PathBuf },
+    LettersStatus,
+    Staff(staff_cli::StaffAction),
+    Clients(clients_cli::ClientsAction),
+    BankDemo(bank_cli::DemoBank),
+    EisServe(eis_cli::EisServe),
 }
 
 #[derive(Subcommand)]
@@ -120,6 +199,56 @@ fn main() -> ExitCode {
             (Action::Gateway { token }, common)
         }
         Some(Command::Registry(RegistryCommand::Status(c))) => (Action::RegistryStatus, c),
+        Some(Command::Letters(LettersCommand::Print { common, out })) => {
+            (Action::LettersPrint { out }, common)
+        }
+        Some(Command::Letters(LettersCommand::Status(c))) => (Action::LettersStatus, c),
+        Some(Command::Staff(command)) => {
+            let (action, c) = command.split();
+            (
+                Action::Staff(action),
+                Common { listen: None, data_dir: c.data_dir, database_url: c.database_url },
+            )
+        }
+        Some(Command::Clients(command)) => {
+            let (action, c) = command.split();
+            (
+                Action::Clients(action),
+                Common { listen: None, data_dir: c.data_dir, database_url: c.database_url },
+            )
+        }
+        Some(Command::Oidc(command)) => {
+            let (action, c) = command.split();
+            (
+                Action::Clients(action),
+                Common { listen: None, data_dir: c.data_dir, database_url: c.database_url },
+            )
+        }
+        Some(Command::Bank(BankCommand::Demo {
+            listen,
+            client_id,
+            client_secret,
+            redirect_uri,
+        })) => (
+            Action::BankDemo(bank_cli::DemoBank { listen, client_id, client_secret, redirect_uri }),
+            Common::default(),
+        ),
+        Some(Command::Eis(EisCommand::Serve {
+            listen,
+            issuer,
+            client_id,
+            client_secret,
+            public_url,
+        })) => (
+            Action::EisServe(eis_cli::EisServe {
+                listen,
+                issuer,
+                client_id,
+                client_secret,
+                public_url,
+            }),
+            Common::default(),
+        ),
     };
     let flags = [
         ("listen", common.listen),
@@ -157,6 +286,14 @@ fn main() -> ExitCode {
                 registry_cli::serve_gateway(&settings, token, shutdown_signal()).await
             }
             Action::RegistryStatus => registry_cli::status(&settings).await,
+            Action::LettersPrint { out } => letters_cli::run_print(&settings, &out).await,
+            Action::LettersStatus => letters_cli::status(&settings).await,
+            Action::Staff(action) => staff_cli::run(&settings, action).await,
+            Action::Clients(action) => clients_cli::run(&settings, action).await,
+            Action::BankDemo(options) => {
+                bank_cli::demo(&settings, options, shutdown_signal()).await
+            }
+            Action::EisServe(options) => eis_cli::serve(options, shutdown_signal()).await,
         }
     });
     match result {
@@ -164,6 +301,7 @@ fn main() -> ExitCode {
         Err(e) => match e.downcast_ref::<SettingsError>() {
             Some(config) => config_error(config),
             None if e.is::<registry_cli::RowsRejected>() => ExitCode::FAILURE,
+            None if e.is::<letters_cli::LettersSkipped>() => ExitCode::FAILURE,
             None => {
                 tracing::error!(error = format!("{e:#}"), "stopped");
                 eprintln!("uslugi: {e:#}");
@@ -195,6 +333,20 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
         println!(
             "Демо-гражданин (показывается один раз): логин {login}, пароль {password}. \
              Коды из СМС и писем: http://{}/dev/outbox",
+            running.addr
+        );
+    }
+    if let Some(url) = &running.eis {
+        println!("ЕИС (сайт закупок, вход через Госуслуги): {url}/");
+    }
+    for s in &running.demo_staff {
+        println!(
+            "Демо-сотрудник ({}, {}): логин {}, одноразовый пароль {} (показывается один раз). \
+             Вход: http://{}/staff/login",
+            s.role.label(),
+            s.place,
+            s.login,
+            s.password,
             running.addr
         );
     }

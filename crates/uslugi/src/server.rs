@@ -63,6 +63,10 @@ pub struct Running {
     pub outbox: notify::Outbox,
     /// The demo citizen's login and one-time password, on the first dev run.
     pub demo: Option<(String, String)>,
+    /// The demo operator's and officer's logins and one-time passwords, on the first dev run.
+    pub demo_staff: Vec<identity::staff::DemoStaff>,
+    /// The procurement registry app's URL, when the dev setup started it.
+    pub eis: Option<String>,
     stop: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
     /// Background workers; none of them ends on its own while the server runs.
@@ -113,6 +117,8 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
     let _ = rustls::crypto::ring::default_provider().install_default();
     let vault = Arc::new(open_vault(settings)?);
     let db = open_database(settings).await?;
+    let centers = identity::centers::builtin().context("service centres")?;
+    identity::centers::sync(&db, &centers, clock.now()).await.context("service centres")?;
     let outbox = notify::Outbox::new(db.clone(), vault.clone(), delivery(settings)?);
     let listener = TcpListener::bind(settings.listen).await.map_err(|e| SettingsError {
         key: "listen".into(),
@@ -130,6 +136,7 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
         settings.base_url(addr),
     );
     let registry = open_registry(settings, &db, &vault)?;
+    let qes_trust = open_qes_roots(&settings.qes_roots)?.map(Arc::new);
     let demo = if settings.dev_outbox() && settings.demo_data {
         if let registry::Registry::Embedded(embedded) = &registry
             && embedded.counts().await?.0 == 0
@@ -140,18 +147,32 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
     } else {
         None
     };
+    let demo_staff = if settings.dev_outbox() && settings.demo_data {
+        identity.seed_demo_staff(clock.now()).await.context("demo staff")?
+    } else {
+        Vec::new()
+    };
+    let (banks, demo_bank) = trusted_banks(settings, addr, clock.clone()).await?;
     let secure_cookies = settings.public_url.as_deref().is_some_and(|u| u.starts_with("https://"));
     let state = web::AppState {
         db: db.clone(),
         clock: clock.clone(),
         calendar: Arc::new(calendar),
-        vault,
+        vault: vault.clone(),
         outbox: outbox.clone(),
         dev_outbox: settings.dev_outbox(),
         identity: identity.clone(),
         secure_cookies,
         trust_proxy: settings.trust_proxy,
+        qes_trust,
+        banks,
+        oidc: oidc::Provider::new(
+            db.clone(),
+            vault.clone(),
+            oidc::ProviderSettings::new(&settings.base_url(addr)),
+        ),
     };
+    let eis_app = crate::eis_cli::dev_app(settings, &state.oidc, clock.clone()).await;
     let app = web::router(state);
     let (stop, mut stopped) = watch::channel(false);
     let task = tokio::spawn(async move {
@@ -163,7 +184,21 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
     });
     let mut workers = JoinSet::new();
     workers.spawn(seal_journal(Journal::new(db.clone())));
+    if let Some((listener, router)) = demo_bank {
+        workers.spawn(async move {
+            axum::serve(listener, router).await.context("demo bank")?;
+            Ok(())
+        });
+    }
+    let eis = eis_app.map(|(listener, router, url)| {
+        workers.spawn(async move {
+            axum::serve(listener, router).await.context("ЕИС")?;
+            Ok(())
+        });
+        url
+    });
     workers.spawn(deliver_notifications(outbox.clone(), clock.clone()));
+    workers.spawn(erase_closed_accounts(identity.clone(), clock.clone()));
     workers.spawn(check_documents(
         identity,
         registry,
@@ -171,7 +206,50 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
         clock,
     ));
     tracing::info!(%addr, backend = db.backend().name(), "listening");
-    Ok(Running { addr, db, outbox, demo, stop, task, workers })
+    Ok(Running { addr, db, outbox, demo, demo_staff, eis, stop, task, workers })
+}
+
+/// The trusted banks of the settings; in the dev setup (dev outbox on) with
+/// `demo_bank_listen`, also the demo bank, bound here and trusted as «Демо-банк». A busy
+/// port only costs the demo bank, never the portal.
+async fn trusted_banks(
+    settings: &Settings,
+    addr: SocketAddr,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<(identity::bank::Banks, Option<(TcpListener, axum::Router)>)> {
+    let redirect_uri = format!("{}{}", settings.base_url(addr), web::bank::CALLBACK_PATH);
+    let mut list = settings.banks.clone();
+    let mut demo = None;
+    // A configured bank with the id `demo` (say, `uslugi bank demo` run separately) wins.
+    let configured = settings.banks.iter().any(|b| b.id == "demo");
+    if let Some(listen) = settings.demo_bank_listen.filter(|_| settings.dev_outbox() && !configured)
+    {
+        match TcpListener::bind(listen).await {
+            Ok(listener) => {
+                let config = demobank::Config {
+                    issuer: format!("http://{}", listener.local_addr()?),
+                    client_id: "uslugi".into(),
+                    client_secret: demobank::new_secret(),
+                    redirect_uri: redirect_uri.clone(),
+                    clock,
+                };
+                tracing::info!(issuer = %config.issuer, "demo bank started");
+                list.push(identity::bank::BankSettings {
+                    id: "demo".into(),
+                    name: "Демо-банк".into(),
+                    issuer: config.issuer.clone(),
+                    client_id: config.client_id.clone(),
+                    client_secret: config.client_secret.clone(),
+                    scopes: vec!["profile".into(), "snils".into(), "passport".into()],
+                });
+                demo = Some((listener, demobank::router(config)));
+            }
+            Err(e) => tracing::warn!(%listen, error = %e, "demo bank not started"),
+        }
+    }
+    let banks = identity::bank::Banks::new(list, redirect_uri)
+        .map_err(|message| SettingsError { key: "banks".into(), message })?;
+    Ok((banks, demo))
 }
 
 /// The state registries the settings name, over `db` when embedded.
@@ -189,6 +267,25 @@ pub fn open_registry(
                 .map_err(|message| SettingsError { key: "registry_url".into(), message })?,
         ),
     })
+}
+
+/// The trusted roots of qualified signatures from `dir` (created if missing). `None` while
+/// it holds no certificate: the signature route then says it is not configured.
+pub fn open_qes_roots(dir: &Path) -> Result<Option<qes::TrustStore>, SettingsError> {
+    let bad = |message: String| SettingsError { key: "qes_roots".into(), message };
+    std::fs::create_dir_all(dir).map_err(|e| bad(format!("{}: {e}", dir.display())))?;
+    match qes::TrustStore::from_dir(dir) {
+        Ok(trust) => {
+            let roots = trust.certificates().len();
+            tracing::info!(roots, dir = %dir.display(), "qualified-signature roots loaded");
+            Ok(Some(trust))
+        }
+        Err(qes::QesError::TrustStoreEmpty) => {
+            tracing::info!(roots = 0, dir = %dir.display(), "no qualified-signature roots: the signature route is off");
+            Ok(None)
+        }
+        Err(e) => Err(bad(e.to_string())),
+    }
 }
 
 /// The personal-data vault: the configured master key, or the dev key file.
@@ -307,6 +404,27 @@ async fn check_documents(
                 tracing::warn!(error = %e, "recording a documents check failed");
                 break;
             }
+        }
+    }
+}
+
+/// How often accounts whose closing grace period ended are looked for (an index range
+/// scan on `close_after`).
+const ERASE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Worker: erases the personal data of accounts whose closing grace period has ended.
+async fn erase_closed_accounts(
+    identity: identity::Identity,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(ERASE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match identity.erase_closed(clock.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(erased = n, "closed accounts erased"),
+            Err(e) => tracing::warn!(error = %e, "erasing closed accounts failed; will retry"),
         }
     }
 }

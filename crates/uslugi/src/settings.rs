@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 /// Every key, as written in `uslugi.toml`; the environment variable is `USLUGI_` + the key
 /// in upper case, the flag `--` + the key with dashes.
-pub const KEYS: [&str; 30] = [
+pub const KEYS: [&str; 40] = [
     "listen",
     "data_dir",
     "database_url",
@@ -32,6 +32,7 @@ pub const KEYS: [&str; 30] = [
     "login_lock_minutes",
     "session_idle_minutes",
     "session_lifetime_hours",
+    "max_sessions",
     "password_min_length",
     "password_max_length",
     "argon2_memory_kib",
@@ -41,6 +42,15 @@ pub const KEYS: [&str; 30] = [
     "registry_token",
     "registry_client_cert",
     "registry_ca",
+    "qes_roots",
+    "letter_sender_name",
+    "letter_sender_address",
+    "letter_website",
+    "letter_support",
+    "activation_code_days",
+    "banks",
+    "demo_bank_listen",
+    "eis_listen",
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -67,6 +77,7 @@ struct Raw {
     login_lock_minutes: i64,
     session_idle_minutes: i64,
     session_lifetime_hours: i64,
+    max_sessions: i64,
     password_min_length: usize,
     password_max_length: usize,
     argon2_memory_kib: u32,
@@ -76,6 +87,37 @@ struct Raw {
     registry_token: Option<SecretString>,
     registry_client_cert: Option<PathBuf>,
     registry_ca: Option<PathBuf>,
+    qes_roots: Option<PathBuf>,
+    letter_sender_name: Option<String>,
+    letter_sender_address: Option<String>,
+    letter_website: Option<String>,
+    letter_support: Option<String>,
+    activation_code_days: i64,
+    banks: Option<BanksRaw>,
+    demo_bank_listen: Option<String>,
+    eis_listen: Option<String>,
+}
+
+/// `banks`: an array of tables in the file, or the same as a JSON array in
+/// `USLUGI_BANKS`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum BanksRaw {
+    List(Vec<BankRaw>),
+    Json(String),
+}
+
+/// One trusted bank as written in the settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BankRaw {
+    id: String,
+    name: String,
+    issuer: String,
+    client_id: String,
+    client_secret: SecretString,
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
 }
 
 /// Development (the default for a local `serve`) or production.
@@ -163,6 +205,28 @@ pub struct Settings {
     pub argon2: identity::password::HashParams,
     /// Where document checks go.
     pub registry: RegistrySource,
+    /// Trusted root CAs of qualified signatures (PEM or DER files); defaults to
+    /// `qes-roots/` in the data directory, created empty. Empty: the route is off.
+    pub qes_roots: PathBuf,
+    /// The sender block of registered letters, as configured (see [`Settings::letter_sender`]).
+    pub letters: LetterSender,
+    /// Trusted banks (OpenID Connect providers) that confirm accounts.
+    pub banks: Vec<identity::bank::BankSettings>,
+    /// In the dev setup, run the demo bank here and trust it as «Демо-банк».
+    pub demo_bank_listen: Option<SocketAddr>,
+    /// In the dev setup, run the procurement registry app (ЕИС, a relying party) here.
+    pub eis_listen: Option<SocketAddr>,
+}
+
+/// The sender of registered letters with a confirmation code, as configured; unset
+/// values get development defaults (production requires the address and support).
+#[derive(Debug, Clone, Default)]
+pub struct LetterSender {
+    pub name: Option<String>,
+    /// Lines separated by a newline (or `\n` in an environment variable).
+    pub address: Option<String>,
+    pub website: Option<String>,
+    pub support: Option<String>,
 }
 
 impl Settings {
@@ -185,12 +249,48 @@ impl Settings {
             identity: identity::Policy::default(),
             argon2: identity::password::HashParams::default(),
             registry: RegistrySource::Embedded,
+            qes_roots: data_dir.join("qes-roots"),
+            letters: LetterSender::default(),
+            banks: Vec::new(),
+            demo_bank_listen: None,
+            eis_listen: None,
         }
     }
 
     /// `/dev/outbox` is served only in development without a public URL.
     pub fn dev_outbox(&self) -> bool {
         self.mode == Mode::Dev && self.public_url.is_none()
+    }
+
+    /// The sender printed on registered letters: the configured values, with development
+    /// defaults in dev mode. Production refuses to print without a return address and a
+    /// support contact: a letter must not carry made-up ones.
+    pub fn letter_sender(&self) -> Result<printing::Sender, SettingsError> {
+        let set = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
+        let required = |key: &str, v: &Option<String>, dev: &str| match set(v) {
+            Some(v) => Ok(v),
+            None if self.mode == Mode::Production => Err(err(
+                key,
+                "в режиме production нужен для печати писем / required to print letters in production mode",
+            )),
+            None => Ok(dev.to_owned()),
+        };
+        let website = set(&self.letters.website).unwrap_or_else(|| {
+            let base = self.base_url(self.listen);
+            let host = base.split_once("://").map_or(base.as_str(), |(_, rest)| rest);
+            host.trim_end_matches('/').to_owned()
+        });
+        Ok(printing::Sender {
+            name: set(&self.letters.name).unwrap_or_else(|| printing::Sender::PORTAL.to_owned()),
+            address: required(
+                "letter_sender_address",
+                &self.letters.address,
+                "ул. Образцовая, д. 1\nг. Москва, 101000",
+            )?
+            .replace("\\n", "\n"),
+            website,
+            support: required("letter_support", &self.letters.support, "support@uslugi.localhost")?,
+        })
     }
 
     /// The base URL for links in messages.
@@ -247,11 +347,15 @@ impl Settings {
             .and_then(|b| b.set_default("login_lock_minutes", 15))
             .and_then(|b| b.set_default("session_idle_minutes", 30))
             .and_then(|b| b.set_default("session_lifetime_hours", 12))
+            .and_then(|b| b.set_default("max_sessions", 10))
             .and_then(|b| b.set_default("password_min_length", 8))
             .and_then(|b| b.set_default("password_max_length", 64))
             .and_then(|b| b.set_default("argon2_memory_kib", 19 * 1024))
             .and_then(|b| b.set_default("argon2_iterations", 2))
             .and_then(|b| b.set_default("argon2_parallelism", 1))
+            .and_then(|b| b.set_default("activation_code_days", 30))
+            .and_then(|b| b.set_default("demo_bank_listen", "127.0.0.1:8082"))
+            .and_then(|b| b.set_default("eis_listen", "127.0.0.1:8081"))
             .and_then(|b| b.set_default("smtp_from", "Услуги <noreply@uslugi.localhost>"))
             .map_err(|e| err("defaults", e.to_string()))?;
         match &sources.file {
@@ -323,6 +427,10 @@ impl Settings {
             ));
         }
         let calendar_dir = raw.calendar_dir.unwrap_or_else(|| raw.data_dir.join("calendar"));
+        let qes_roots = raw
+            .qes_roots
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| raw.data_dir.join("qes-roots"));
         let mode = match raw.mode.as_str() {
             "dev" => Mode::Dev,
             "production" => Mode::Production,
@@ -431,11 +539,17 @@ impl Settings {
                 raw.session_lifetime_hours,
                 24 * 30,
             )?),
+            max_sessions: positive("max_sessions", raw.max_sessions, 1000)?,
             password: identity::password::PasswordPolicy {
                 min_len: raw.password_min_length,
                 max_len: raw.password_max_length,
                 ..defaults.password.clone()
             },
+            activation_ttl: chrono::Duration::days(positive(
+                "activation_code_days",
+                raw.activation_code_days,
+                365,
+            )?),
             ..defaults
         };
         let argon2 = identity::password::HashParams {
@@ -481,7 +595,36 @@ impl Settings {
                 RegistrySource::Http(http)
             }
         };
+        let letters = LetterSender {
+            name: raw.letter_sender_name,
+            address: raw.letter_sender_address,
+            website: raw.letter_website,
+            support: raw.letter_support,
+        };
+        let banks = check_banks(raw.banks, mode)?;
+        let demo_bank_listen = match raw.demo_bank_listen.filter(|l| !l.trim().is_empty()) {
+            None => None,
+            Some(l) => Some(l.parse::<SocketAddr>().map_err(|_| {
+                err(
+                    "demo_bank_listen",
+                    format!("«{l}» — ожидается АДРЕС:ПОРТ или пусто / expected ADDR:PORT or empty"),
+                )
+            })?),
+        };
+        let eis_listen = match raw.eis_listen.filter(|l| !l.trim().is_empty()) {
+            None => None,
+            Some(l) => Some(l.parse::<SocketAddr>().map_err(|_| {
+                err(
+                    "eis_listen",
+                    format!("«{l}» — ожидается АДРЕС:ПОРТ или пусто / expected ADDR:PORT or empty"),
+                )
+            })?),
+        };
         Ok(Self {
+            letters,
+            banks,
+            demo_bank_listen,
+            eis_listen,
             registry,
             identity,
             argon2,
@@ -498,8 +641,65 @@ impl Settings {
             sms,
             demo_data: raw.demo_data,
             trust_proxy: raw.trust_proxy,
+            qes_roots,
         })
     }
+}
+
+/// Checks the trusted banks: ids unique and URL-safe, every field given, issuers
+/// http(s) (https in production).
+fn check_banks(
+    raw: Option<BanksRaw>,
+    mode: Mode,
+) -> Result<Vec<identity::bank::BankSettings>, SettingsError> {
+    let list = match raw {
+        None => Vec::new(),
+        Some(BanksRaw::List(list)) => list,
+        Some(BanksRaw::Json(text)) if text.trim().is_empty() => Vec::new(),
+        Some(BanksRaw::Json(text)) => serde_json::from_str::<Vec<BankRaw>>(&text).map_err(|e| {
+            err("banks", format!("ожидается JSON-массив банков / expected a JSON array: {e}"))
+        })?,
+    };
+    let mut banks: Vec<identity::bank::BankSettings> = Vec::new();
+    for b in list {
+        let bad = |message: &str| err("banks", format!("{}: {message}", b.id));
+        if b.id.is_empty()
+            || !b.id.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+        {
+            return Err(err(
+                "banks",
+                format!(
+                    "«{}» — id: строчные латинские буквы, цифры и дефис / id: a-z, 0-9, -",
+                    b.id
+                ),
+            ));
+        }
+        if banks.iter().any(|x| x.id == b.id) {
+            return Err(bad("повторяется / repeated id"));
+        }
+        if b.name.trim().is_empty() || b.client_id.trim().is_empty() {
+            return Err(bad("нужны name и client_id / name and client_id are required"));
+        }
+        if b.client_secret.expose_secret().is_empty() {
+            return Err(bad("нужен client_secret / client_secret is required"));
+        }
+        let allowed: &[&str] =
+            if mode == Mode::Production { &["https://"] } else { &["https://", "http://"] };
+        if !allowed.iter().any(|scheme| b.issuer.starts_with(scheme)) {
+            return Err(bad(
+                "issuer — ожидается адрес https://… (http:// только в dev) / issuer: expected an https URL",
+            ));
+        }
+        banks.push(identity::bank::BankSettings {
+            id: b.id.clone(),
+            name: b.name.trim().to_owned(),
+            issuer: b.issuer.trim_end_matches('/').to_owned(),
+            client_id: b.client_id.clone(),
+            client_secret: b.client_secret.expose_secret().to_owned(),
+            scopes: b.scopes.clone().unwrap_or_else(|| vec!["profile".into()]),
+        });
+    }
+    Ok(banks)
 }
 
 /// The key a `config` error is about, when it says.
@@ -529,6 +729,7 @@ mod tests {
         assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(s.database_url, "sqlite://data/uslugi.db");
         assert_eq!(s.calendar_dir, PathBuf::from("data/calendar"));
+        assert_eq!(s.qes_roots, PathBuf::from("data/qes-roots"));
         assert_eq!(s.log_format, LogFormat::Json);
     }
 
@@ -608,6 +809,43 @@ mod tests {
             flags: vec![("listen".into(), "127.0.0.1:9001".into())],
         };
         assert_eq!(Settings::load(&sources).unwrap().listen.port(), 9001);
+    }
+
+    #[test]
+    fn banks_come_from_the_file_or_json_in_the_environment() {
+        let dir = std::env::temp_dir().join(format!("uslugi-banks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("uslugi.toml");
+        std::fs::write(
+            &file,
+            "[[banks]]\nid = \"sber\"\nname = \"Банк\"\nissuer = \"https://id.bank.example/\"\n\
+             client_id = \"uslugi\"\nclient_secret = \"s3cret\"\nscopes = [\"profile\", \"snils\"]\n",
+        )
+        .unwrap();
+        let s =
+            Settings::load(&Sources { file: Some(file.clone()), ..Sources::default() }).unwrap();
+        assert_eq!(s.banks.len(), 1);
+        assert_eq!(
+            (s.banks[0].id.as_str(), s.banks[0].issuer.as_str()),
+            ("sber", "https://id.bank.example")
+        );
+        assert_eq!(s.banks[0].scopes, ["profile", "snils"]);
+        assert!(!format!("{s:?}").contains("s3cret"), "the secret stays out of Debug");
+        assert_eq!(s.demo_bank_listen.map(|a| a.port()), Some(8082));
+        std::fs::remove_dir_all(dir).unwrap();
+
+        let json = r#"[{"id":"demo","name":"Демо","issuer":"http://127.0.0.1:9","client_id":"c","client_secret":"x"}]"#;
+        let s = load(&[("banks", json), ("demo_bank_listen", "")]).unwrap();
+        assert_eq!(
+            (s.banks[0].scopes.clone(), s.demo_bank_listen),
+            (vec!["profile".to_owned()], None)
+        );
+        assert_eq!(load(&[("banks", "[{}]")]).unwrap_err().key, "banks");
+        let bad_id = json.replace("\"demo\"", "\"Demo Bank\"");
+        assert_eq!(load(&[("banks", bad_id.as_str())]).unwrap_err().key, "banks");
+        assert_eq!(load(&[("demo_bank_listen", "x")]).unwrap_err().key, "demo_bank_listen");
+        assert_eq!(load(&[("eis_listen", "x")]).unwrap_err().key, "eis_listen");
+        assert_eq!(load(&[("eis_listen", "")]).unwrap().eis_listen, None);
     }
 
     #[test]

@@ -46,17 +46,17 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-type Values = HashMap<String, String>;
+pub(crate) type Values = HashMap<String, String>;
 
-fn value(values: &Values, name: &str) -> String {
+pub(crate) fn value(values: &Values, name: &str) -> String {
     values.get(name).cloned().unwrap_or_default()
 }
 
 /// Field errors by field name, plus refusals that concern the whole form.
 #[derive(Debug, Default)]
-struct FormErrors {
-    fields: Vec<(&'static str, String)>,
-    general: Option<String>,
+pub(crate) struct FormErrors {
+    pub(crate) fields: Vec<(&'static str, String)>,
+    pub(crate) general: Option<String>,
 }
 
 impl FormErrors {
@@ -70,7 +70,7 @@ impl FormErrors {
         }
     }
 
-    fn get(&self, field: &str) -> Option<&String> {
+    pub(crate) fn get(&self, field: &str) -> Option<&String> {
         self.fields.iter().find(|(f, _)| *f == field).map(|(_, m)| m)
     }
 
@@ -79,13 +79,13 @@ impl FormErrors {
         self.general.clone().or_else(|| self.get(field).map(|m| format!("{label}: {m}")))
     }
 
-    fn any(&self) -> bool {
+    pub(crate) fn any(&self) -> bool {
         !self.fields.is_empty() || self.general.is_some()
     }
 }
 
 /// Internal failures become the 500/503 page; refusals stay on the form.
-fn refusal(e: IdentityError) -> Result<FormErrors, AppError> {
+pub(crate) fn refusal(e: IdentityError) -> Result<FormErrors, AppError> {
     if e.is_internal() { Err(e.into()) } else { Ok(FormErrors::from(&e)) }
 }
 
@@ -101,7 +101,7 @@ fn label(field: &str) -> &'static str {
     }
 }
 
-fn see_other(to: &str) -> Response {
+pub(crate) fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
@@ -376,7 +376,19 @@ fn signed_in_redirect(
     expires: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Response {
-    let mut response = see_other("/cabinet");
+    signed_in_to(state, "/cabinet", token, expires, now)
+}
+
+/// The answer to a completed sign-in: the session cookie and a redirect to `to`, or to a
+/// relying party's authorization request that was waiting for the sign-in.
+pub(crate) fn signed_in_to(
+    state: &AppState,
+    to: &str,
+    token: &str,
+    expires: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Response {
+    let mut response = see_other(to);
     let max_age = (expires - now).num_seconds().max(0);
     response.headers_mut().insert(header::SET_COOKIE, session_cookie(state, token, max_age));
     response
@@ -386,44 +398,116 @@ fn signed_in_redirect(
 
 #[derive(Template, WebTemplate)]
 #[template(path = "login.html")]
-struct LoginPage {
-    chrome: Chrome,
-    login: String,
-    error: Option<String>,
-    notice: Option<String>,
+pub(crate) struct LoginPage {
+    pub(crate) chrome: Chrome,
+    pub(crate) login: String,
+    pub(crate) error: Option<String>,
+    pub(crate) notice: Option<String>,
+    /// Shown after three failed sign-ins from the address or for the login.
+    pub(crate) captcha: Option<identity::security::Captcha>,
 }
 
 #[derive(Debug, serde::Deserialize)]
 struct LoginQuery {
     recovered: Option<String>,
+    blocked: Option<String>,
+    closing: Option<String>,
+    expired: Option<String>,
+    /// `spoken`: the accessible alternative to the captcha image.
+    captcha: Option<String>,
 }
 
-async fn login_form(viewer: Viewer, Query(q): Query<LoginQuery>) -> Response {
+async fn login_form(
+    viewer: Viewer,
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Query(q): Query<LoginQuery>,
+) -> Result<Response, AppError> {
     if viewer.0.is_some() {
-        return see_other("/cabinet");
+        return Ok(see_other("/cabinet"));
     }
-    let notice = q
-        .recovered
-        .map(|_| "Пароль изменён, все сеансы завершены. Войдите с новым паролем.".to_owned());
-    LoginPage { chrome: viewer.chrome("login"), login: String::new(), error: None, notice }
-        .into_response()
+    let now = state.clock.now();
+    let notice = if q.recovered.is_some() {
+        Some("Пароль изменён, все сеансы завершены. Войдите с новым паролем.")
+    } else if q.blocked.is_some() {
+        Some("Учётная запись заблокирована, все сеансы завершены. Чтобы разблокировать её, восстановите доступ.")
+    } else if q.closing.is_some() {
+        Some("Учётная запись будет удалена через 30 дней. До этого удаление можно отменить, восстановив доступ.")
+    } else if q.expired.is_some() {
+        Some("Время для подтверждения входа истекло. Войдите снова.")
+    } else {
+        None
+    }
+    .map(str::to_owned);
+    let spoken = q.captcha.as_deref() == Some("spoken");
+    let captcha = if spoken || state.identity.captcha_needed_for("", &origin, now).await? {
+        Some(state.identity.new_captcha(spoken, now).await?)
+    } else {
+        None
+    };
+    let page = LoginPage {
+        chrome: viewer.chrome("login"),
+        login: String::new(),
+        error: None,
+        notice,
+        captcha,
+    };
+    Ok((crate::oidc_routes::sign_in_csp(&state, &headers).await, page).into_response())
 }
 
 async fn login_submit(
     viewer: Viewer,
     ClientOrigin(origin): ClientOrigin,
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     Form(values): Form<Values>,
 ) -> Result<Response, AppError> {
     let now = state.clock.now();
     let login = value(&values, "login");
-    match state.identity.sign_in(&login, &value(&values, "password"), &origin, now).await {
-        Ok(session) => Ok(signed_in_redirect(&state, &session.token, session.expires_at, now)),
+    let password = value(&values, "password");
+    let (captcha_id, captcha_answer) =
+        (value(&values, "captcha_id"), value(&values, "captcha_answer"));
+    let device = crate::session::device_token(&headers, state.secure_cookies);
+    let attempt = identity::SignInAttempt {
+        login: &login,
+        password: &password,
+        captcha: (!captcha_id.is_empty()).then_some((captcha_id.as_str(), captcha_answer.as_str())),
+        device_token: device.as_deref(),
+    };
+    match state.identity.sign_in(&attempt, &origin, now).await {
+        Ok(identity::SignIn::Session(session)) => {
+            let to = crate::session::return_to(&headers, state.secure_cookies);
+            let mut response = signed_in_to(
+                &state,
+                to.as_deref().unwrap_or("/cabinet"),
+                &session.token,
+                session.expires_at,
+                now,
+            );
+            if to.is_some() {
+                response
+                    .headers_mut()
+                    .append(header::SET_COOKIE, crate::session::clear_return_cookie(&state));
+            }
+            Ok(response)
+        }
+        Ok(identity::SignIn::SecondFactor(challenge)) => {
+            Ok(see_other(&format!("/login/factor/{}", challenge.token)))
+        }
         Err(e) => {
             let status = crate::error::refusal_status(&e);
             let error = refusal(e)?.general;
-            let page = LoginPage { chrome: viewer.chrome("login"), login, error, notice: None };
-            Ok((status, page).into_response())
+            let spoken = value(&values, "captcha_kind") == "spoken";
+            let captcha = if state.identity.captcha_needed_for(&login, &origin, now).await? {
+                Some(state.identity.new_captcha(spoken, now).await?)
+            } else {
+                None
+            };
+            let page =
+                LoginPage { chrome: viewer.chrome("login"), login, error, notice: None, captcha };
+            let csp = crate::oidc_routes::sign_in_csp(&state, &headers).await;
+            Ok((status, csp, page).into_response())
         }
     }
 }
@@ -466,6 +550,8 @@ struct SessionLine {
 struct JournalLine {
     at: String,
     what: &'static str,
+    /// Who acted: «Вы», «Портал» or the staff member who accessed the data.
+    who: String,
     ok: bool,
     ip: String,
     device: String,
@@ -476,7 +562,7 @@ pub fn msk(at: DateTime<Utc>) -> String {
     at.with_timezone(&domain::clock::moscow()).format("%d.%m.%Y %H:%M").to_string()
 }
 
-fn level_label(level: &str) -> &'static str {
+pub(crate) fn level_label(level: &str) -> &'static str {
     match level {
         "standard" => "Стандартная",
         "confirmed" => "Подтверждённая",
@@ -499,6 +585,26 @@ fn action_label(action: &str) -> &'static str {
         "documents.waiting" => "Проверка документов ждёт ответа ведомств",
         "documents.verified" => "Документы проверены",
         "documents.refused" => "Документы не подтверждены",
+        "account.confirmed" => "Учётная запись подтверждена",
+        "oidc.consent" => "Разрешён доступ к данным для сервиса",
+        "oidc.signin" => "Вход в сервис через портал",
+        "oidc.unlinked" => "Сервис отвязан",
+        "signature.refused" => "Подтверждение электронной подписью отклонено",
+        "letter.requested" => "Заказано письмо с кодом подтверждения",
+        "letter.printed" => "Письмо с кодом отправлено",
+        "letter.used" => "Код из письма принят",
+        "letter.code_failed" => "Неверный код из письма",
+        "letter.cancelled" => "Письмо с кодом отменено",
+        "letter.expired" => "Срок кода из письма истёк",
+        "staff.person_found" => "Оператор центра обслуживания нашёл вашу учётную запись",
+        "staff.person_viewed" => "Оператор центра обслуживания просмотрел ваши данные",
+        "staff.confirm_refused" => "Оператор не подтвердил учётную запись: она упрощённая",
+        "account.activated" => "Учётная запись активирована",
+        "activation.started" => "Активация учётной записи начата",
+        "activation.failed" => "Неверный код активации",
+        "bank.started" => "Подтверждение через банк начато",
+        "bank.refused" => "Подтверждение через банк: данные не совпали",
+        "bank.failed" => "Подтверждение через банк не завершено",
         _ => "Действие",
     }
 }
@@ -552,12 +658,14 @@ async fn cabinet_page(
             s,
         })
         .collect();
-    let journal = journal::Journal::new(state.db.clone())
-        .for_subject(&session.account_id, 30)
-        .await?
+    let rows = journal::Journal::new(state.db.clone()).for_subject(&session.account_id, 30).await?;
+    let who = crate::staff::actor_names(state, &rows).await?;
+    let journal = rows
         .into_iter()
-        .map(|r| JournalLine {
+        .zip(who)
+        .map(|(r, who)| JournalLine {
             at: msk(store::from_micros(r.at)),
+            who,
             what: action_label(&r.action),
             ok: r.outcome == "ok",
             ip: r.ip.unwrap_or_default(),
@@ -849,6 +957,8 @@ struct NewPasswordPage {
     registration: Option<String>,
     action: String,
     ask_current: bool,
+    /// Signed in with a temporary password that must be replaced now.
+    temporary: bool,
     rules: Vec<String>,
     unmet: Vec<String>,
     error: Option<String>,
@@ -862,6 +972,7 @@ impl NewPasswordPage {
             registration: Some(masked.to_owned()),
             action: format!("/register/{token}/password"),
             ask_current: false,
+            temporary: false,
             rules: password_rules(state),
             unmet: Vec::new(),
             error: None,
@@ -875,19 +986,25 @@ impl NewPasswordPage {
             registration: None,
             action: format!("/recovery/{token}/password"),
             ask_current: false,
+            temporary: false,
             rules: password_rules(state),
             unmet: Vec::new(),
             error: None,
         }
     }
 
-    fn change(state: &AppState) -> Self {
+    fn change(state: &AppState, temporary: bool) -> Self {
         Self {
             chrome: Chrome { nav: "cabinet", signed_in: true },
-            title: "Изменение пароля",
+            title: if temporary {
+                "Смените временный пароль"
+            } else {
+                "Изменение пароля"
+            },
             registration: None,
             action: "/cabinet/password".into(),
             ask_current: true,
+            temporary,
             rules: password_rules(state),
             unmet: Vec::new(),
             error: None,
@@ -941,10 +1058,10 @@ async fn recovery_password_submit(
 // --- the cabinet's settings --------------------------------------------------------------
 
 async fn change_password_page(
-    SignedIn(_): SignedIn,
+    SignedIn(session): SignedIn,
     State(state): State<AppState>,
 ) -> NewPasswordPage {
-    NewPasswordPage::change(&state)
+    NewPasswordPage::change(&state, session.must_change)
 }
 
 async fn change_password_submit(
@@ -961,7 +1078,7 @@ async fn change_password_submit(
         .await
     {
         Ok(()) => Ok(see_other("/cabinet?done=password")),
-        Err(e) => NewPasswordPage::change(&state).refused(e),
+        Err(e) => NewPasswordPage::change(&state, session.must_change).refused(e),
     }
 }
 

@@ -146,15 +146,33 @@ struct PasswordBody {
 }
 
 #[derive(Debug, Serialize)]
-struct SessionBody {
+pub(crate) struct SessionBody {
     session: String,
     account_id: String,
     expires_at: DateTime<Utc>,
+    /// Signed in with a temporary password: only `POST /me/password` works until then.
+    must_change_password: bool,
+    /// With «remember this device»: send it back as `device_token` at the next sign-in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device_token: Option<String>,
 }
 
 impl From<NewSession> for SessionBody {
     fn from(s: NewSession) -> Self {
-        Self { session: s.token, account_id: s.account_id, expires_at: s.expires_at }
+        Self {
+            session: s.token,
+            account_id: s.account_id,
+            expires_at: s.expires_at,
+            must_change_password: s.must_change,
+            device_token: None,
+        }
+    }
+}
+
+impl SessionBody {
+    pub(crate) fn with_device(mut self, token: Option<String>) -> Self {
+        self.device_token = token;
+        self
     }
 }
 
@@ -176,6 +194,14 @@ async fn complete(
 struct SignInBody {
     login: String,
     password: String,
+    /// After three failures: a captcha from `GET /api/v1/captcha` and its answer.
+    #[serde(default)]
+    captcha_id: Option<String>,
+    #[serde(default)]
+    captcha_answer: Option<String>,
+    /// A remembered device skips the second factor.
+    #[serde(default)]
+    device_token: Option<String>,
 }
 
 /// `POST /api/v1/sessions`: sign in by phone or e-mail and password.
@@ -184,8 +210,30 @@ async fn sign_in(
     State(state): State<AppState>,
     Json(b): Json<SignInBody>,
 ) -> Result<Response, AppError> {
-    let session = state.identity.sign_in(&b.login, &b.password, &origin, state.clock.now()).await?;
-    Ok((StatusCode::CREATED, Json(SessionBody::from(session))).into_response())
+    let attempt = identity::SignInAttempt {
+        login: &b.login,
+        password: &b.password,
+        captcha: b.captcha_id.as_deref().map(|id| (id, b.captcha_answer.as_deref().unwrap_or(""))),
+        device_token: b.device_token.as_deref(),
+    };
+    match state.identity.sign_in(&attempt, &origin, state.clock.now()).await? {
+        identity::SignIn::Session(session) => {
+            Ok((StatusCode::CREATED, Json(SessionBody::from(session))).into_response())
+        }
+        identity::SignIn::SecondFactor(c) => Ok((
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({
+                "second_factor": {
+                    "token": c.token,
+                    "methods": c.methods.iter().map(|m| m.code()).collect::<Vec<_>>(),
+                    "expires_at": c.expires_at,
+                    "phone": c.phone,
+                    "sms_sent": c.sms_sent,
+                }
+            })),
+        )
+            .into_response()),
+    }
 }
 
 /// `GET /api/v1/session`: whether the bearer's session is live, and whose it is.
@@ -417,6 +465,8 @@ async fn contact_confirm(
 
 #[derive(Debug, Serialize)]
 struct SessionItem {
+    /// For `DELETE /api/v1/me/sessions/{id}`.
+    id: String,
     created_at: DateTime<Utc>,
     last_seen_at: DateTime<Utc>,
     ip: Option<String>,
@@ -434,6 +484,7 @@ async fn my_sessions(
         list.into_iter()
             .map(|s| SessionItem {
                 current: s.id == session.id,
+                id: s.id,
                 created_at: s.created_at,
                 last_seen_at: s.last_seen_at,
                 ip: s.ip,
@@ -457,6 +508,10 @@ async fn end_others(
 struct JournalItem {
     at: DateTime<Utc>,
     action: String,
+    /// `citizen`, `operator`, `officer`, `admin`, `system`, `anonymous`.
+    actor_kind: String,
+    /// Who acted, in Russian («Оператор центра обслуживания Смирнова О. П., …»).
+    actor: String,
     outcome: String,
     ip: Option<String>,
     device: String,
@@ -469,10 +524,14 @@ async fn my_journal(
 ) -> Result<Json<Vec<JournalItem>>, AppError> {
     let rows =
         journal::Journal::new(state.db.clone()).for_subject(&session.account_id, 100).await?;
+    let who = crate::staff::actor_names(&state, &rows).await?;
     Ok(Json(
         rows.into_iter()
-            .map(|r| JournalItem {
+            .zip(who)
+            .map(|(r, actor)| JournalItem {
                 at: store::from_micros(r.at),
+                actor_kind: r.actor_kind,
+                actor,
                 device: identity::device_of(r.user_agent.as_deref()),
                 action: r.action,
                 outcome: r.outcome,

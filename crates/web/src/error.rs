@@ -26,6 +26,8 @@ pub enum AppError {
     BadRequest { code: &'static str, message: String },
     /// The request needs a signed-in person.
     Unauthorized,
+    /// The session was opened with a temporary password, which must be changed first.
+    PasswordChangeRequired,
     /// A flow refused the request for a reason the person can act on.
     Refused { status: StatusCode, code: &'static str, message: String, fields: Vec<FieldProblem> },
     /// A dependency (the database) is unreachable; try again later.
@@ -112,6 +114,16 @@ impl IntoResponse for AppError {
                     detail: None,
                 },
             ),
+            Self::PasswordChangeRequired => (
+                StatusCode::FORBIDDEN,
+                ErrorInfo {
+                    code: "password_change_required",
+                    message: "Вход выполнен по временному паролю. Сначала задайте новый пароль"
+                        .into(),
+                    fields: Vec::new(),
+                    detail: None,
+                },
+            ),
             Self::Refused { status, code, message, fields } => {
                 (status, ErrorInfo { code, message, fields, detail: None })
             }
@@ -164,16 +176,38 @@ pub fn refusal_status(e: &identity::IdentityError) -> StatusCode {
         | E::CodeExhausted
         | E::WeakPassword(_)
         | E::PasswordMismatch
-        | E::WrongCurrentPassword => StatusCode::UNPROCESSABLE_ENTITY,
-        E::ContactTaken { .. } | E::NotConfirmed => StatusCode::CONFLICT,
+        | E::WrongCurrentPassword
+        | E::AddressUnprintable
+        | E::ActivationWrong { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        E::CaptchaRequired => StatusCode::PRECONDITION_REQUIRED,
+        E::CaptchaWrong | E::SecondFactorGone | E::FactorUnavailable => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        E::AccountBlocked | E::AccountClosing { .. } => StatusCode::FORBIDDEN,
+        E::PassportMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+        E::WrongRole { .. } | E::StaffBlocked => StatusCode::FORBIDDEN,
+        E::StaffNotFound | E::PersonNotFound => StatusCode::NOT_FOUND,
+        E::NotStandardYet => StatusCode::CONFLICT,
+        E::ActivationGone => StatusCode::GONE,
+        E::ContactTaken { .. } | E::NotConfirmed | E::NotStandard | E::AlreadyConfirmed => {
+            StatusCode::CONFLICT
+        }
+        E::LetterActive | E::LetterNone | E::LetterNotSent => StatusCode::CONFLICT,
         E::ContactBlocked { .. }
         | E::ResendTooSoon { .. }
         | E::TooManyAttempts { .. }
-        | E::TooManyCodes { .. } => StatusCode::TOO_MANY_REQUESTS,
-        E::CodeExpired => StatusCode::GONE,
+        | E::TooManyCodes { .. }
+        | E::TooManyLetters => StatusCode::TOO_MANY_REQUESTS,
+        E::CodeExpired | E::LetterExpired | E::LetterExhausted => StatusCode::GONE,
         E::RegistrationGone | E::FlowGone => StatusCode::NOT_FOUND,
         E::BadCredentials => StatusCode::UNAUTHORIZED,
+        E::BankUnknown => StatusCode::NOT_FOUND,
+        E::BankUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        E::BankFailed { .. } => StatusCode::BAD_GATEWAY,
+        E::BankDenied { .. } => StatusCode::FORBIDDEN,
+        E::BankFlowGone => StatusCode::BAD_REQUEST,
         E::Locked { .. } => StatusCode::LOCKED,
+        E::Signature(s) => crate::signature::status(s),
         E::Internal(_) | E::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -4,14 +4,25 @@
 
 mod account;
 mod account_api;
+mod activate;
 mod api;
 mod assets;
+pub mod bank;
+mod centers;
+mod confirm;
 mod dev;
 mod error;
 mod layers;
+mod letter;
+mod oidc_routes;
 mod ops;
 mod pages;
+mod rights;
+mod security;
+mod services;
 pub mod session;
+mod signature;
+pub mod staff;
 pub mod validate;
 
 use std::sync::Arc;
@@ -38,6 +49,12 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Take the client address from the last `X-Forwarded-For` entry (behind one proxy).
     pub trust_proxy: bool,
+    /// Trusted root CAs of qualified signatures; `None` turns the signature route off.
+    pub qes_trust: Option<Arc<qes::TrustStore>>,
+    /// The trusted banks of the bank confirmation route.
+    pub banks: identity::bank::Banks,
+    /// The OpenID Connect provider («Войти через Госуслуги»).
+    pub oidc: oidc::Provider,
 }
 
 /// The whole HTTP application: routes and the layers around them.
@@ -47,8 +64,25 @@ pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .merge(pages::routes())
         .merge(account::routes())
+        .merge(confirm::routes())
+        .merge(security::routes())
+        .merge(rights::routes())
+        .merge(signature::routes())
+        .merge(letter::routes())
+        .merge(centers::routes())
+        .merge(staff::routes())
+        .merge(activate::routes())
+        .nest("/api/v1", centers::api_routes())
+        .nest("/api/v1", activate::api_routes())
         .nest("/api/v1", account_api::routes())
         .nest("/api/v1", api::routes())
+        .nest("/api/v1", security::api_routes())
+        .nest("/api/v1", rights::api_routes())
+        .merge(bank::routes())
+        .nest("/api/v1", bank::api_routes())
+        .merge(oidc_routes::routes())
+        .merge(services::routes())
+        .nest("/api/v1", services::api_routes())
         .merge(ops::routes())
         .merge(assets::routes())
         .merge(dev::routes())

@@ -26,9 +26,37 @@ fn token(parts: &Parts, secure: bool) -> Option<String> {
     {
         return Some(bearer.trim().to_owned());
     }
-    let name = cookie_name(secure);
-    parts
-        .headers
+    cookie_value(&parts.headers, cookie_name(secure))
+}
+
+/// `Set-Cookie` for a new session: HttpOnly, SameSite=Lax, Secure under TLS.
+pub fn session_cookie(state: &AppState, token: &str, max_age_secs: i64) -> HeaderValue {
+    cookie(state, cookie_name(state.secure_cookies), token, max_age_secs)
+}
+
+fn cookie(state: &AppState, name: &str, value: &str, max_age_secs: i64) -> HeaderValue {
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    let value =
+        format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}");
+    HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static(""))
+}
+
+fn device_cookie_name(secure: bool) -> &'static str {
+    if secure { "__Host-uslugi_device" } else { "uslugi_device" }
+}
+
+/// `Set-Cookie` for a remembered device («запомнить это устройство»).
+pub fn device_cookie(state: &AppState, token: &str, max_age_secs: i64) -> HeaderValue {
+    cookie(state, device_cookie_name(state.secure_cookies), token, max_age_secs)
+}
+
+/// The remembered-device token the browser sends, if any.
+pub fn device_token(headers: &axum::http::HeaderMap, secure: bool) -> Option<String> {
+    cookie_value(headers, device_cookie_name(secure))
+}
+
+fn cookie_value(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -36,16 +64,6 @@ fn token(parts: &Parts, secure: bool) -> Option<String> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_owned())
-}
-
-/// `Set-Cookie` for a new session: HttpOnly, SameSite=Lax, Secure under TLS.
-pub fn session_cookie(state: &AppState, token: &str, max_age_secs: i64) -> HeaderValue {
-    let secure = if state.secure_cookies { "; Secure" } else { "" };
-    let value = format!(
-        "{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}",
-        cookie_name(state.secure_cookies)
-    );
-    HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static(""))
 }
 
 /// `Set-Cookie` that removes the session cookie.
@@ -94,6 +112,14 @@ impl FromRequestParts<AppState> for SignedIn {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         match session_of(parts, state).await {
+            // A session opened with a temporary password may only change it.
+            Ok(Some(s)) if s.must_change && !may_pass_unchanged(parts) => {
+                if is_api(parts) {
+                    Err(AppError::PasswordChangeRequired.into_response())
+                } else {
+                    Err(Redirect::to("/cabinet/password").into_response())
+                }
+            }
             Ok(Some(s)) => Ok(Self(s)),
             Ok(None) if is_api(parts) => Err(AppError::Unauthorized.into_response()),
             Ok(None) => Err(Redirect::to("/login").into_response()),
@@ -104,11 +130,23 @@ impl FromRequestParts<AppState> for SignedIn {
 
 /// Whether the request is for the JSON API (nested routers see a stripped path).
 fn is_api(parts: &Parts) -> bool {
-    let path = parts
+    full_path(parts).starts_with("/api/")
+}
+
+fn full_path(parts: &Parts) -> &str {
+    parts
         .extensions
         .get::<axum::extract::OriginalUri>()
-        .map_or(parts.uri.path(), |original| original.path());
-    path.starts_with("/api/")
+        .map_or(parts.uri.path(), |original| original.path())
+}
+
+/// What a session with a temporary password may still reach: the password change and
+/// signing out.
+fn may_pass_unchanged(parts: &Parts) -> bool {
+    matches!(
+        full_path(parts),
+        "/cabinet/password" | "/logout" | "/api/v1/me/password" | "/api/v1/session"
+    )
 }
 
 /// Where the request came from: the peer address and the browser's User-Agent.
@@ -147,4 +185,25 @@ fn client_behind_proxy(headers: &axum::http::HeaderMap) -> Option<std::net::IpAd
     let last = headers.get_all("x-forwarded-for").iter().next_back()?;
     let entry = last.as_bytes().rsplit(|b| *b == b',').next()?;
     std::str::from_utf8(entry).ok()?.trim().parse().ok()
+}
+
+fn return_cookie_name(secure: bool) -> &'static str {
+    if secure { "__Host-uslugi_return" } else { "uslugi_return" }
+}
+
+/// Where to go back after signing in: a relying party's authorization request waiting
+/// for the person (only our own `/oidc/authorize?…` is ever accepted).
+pub fn return_to(headers: &axum::http::HeaderMap, secure: bool) -> Option<String> {
+    cookie_value(headers, return_cookie_name(secure))
+        .filter(|v| v.starts_with("/oidc/authorize?") && !v.contains(['\r', '\n', ';']))
+}
+
+/// `Set-Cookie` remembering where to go back after signing in (10 minutes).
+pub fn return_cookie(state: &AppState, path: &str) -> HeaderValue {
+    cookie(state, return_cookie_name(state.secure_cookies), path, 600)
+}
+
+/// `Set-Cookie` forgetting it.
+pub fn clear_return_cookie(state: &AppState) -> HeaderValue {
+    cookie(state, return_cookie_name(state.secure_cookies), "", 0)
 }

@@ -161,6 +161,17 @@ async fn click_to_next_page(c: &Client, locator: Locator<'_>) {
     c.wait().for_element(Locator::Css("body:not([data-old])")).await.unwrap();
 }
 
+/// Switches the sign-in captcha to its accessible alternative and answers the question
+/// («Сколько будет семь плюс два?»), as a screen-reader user would.
+async fn answer_spoken_captcha(c: &Client) {
+    // The page keeps the alternative once chosen.
+    if c.find(Locator::Id("captcha-alternative")).await.is_ok() {
+        click_to_next_page(c, Locator::Id("captcha-alternative")).await;
+    }
+    let question = c.find(Locator::Id("captcha-question")).await.unwrap().text().await.unwrap();
+    fill(c, "field-captcha", &crate::support::spoken_captcha_answer(&question)).await;
+}
+
 /// Submits a form and waits for the next page.
 async fn submit(c: &Client, form: &str) {
     click_to_next_page(c, Locator::Css(&format!("{form} button[type=submit]"))).await;
@@ -210,9 +221,13 @@ on_both_backends! {
         c.wait().for_element(Locator::Id("account-level")).await.unwrap();
         click_to_next_page(c, Locator::Css("form[action='/logout'] button")).await;
 
-        // Five wrong passwords lock sign-in.
+        // Five wrong passwords lock sign-in; from the fourth try on, a captcha is asked.
         c.goto(&app.url("/login")).await.unwrap();
-        for _ in 0..5 {
+        for attempt in 0..5 {
+            if attempt >= 3 {
+                assert!(c.find(Locator::Id("captcha")).await.is_ok(), "captcha after three failures");
+                answer_spoken_captcha(c).await;
+            }
             fill(c, "field-login", "89161112233").await;
             fill(c, "field-password", "Wrong-pass-1!").await;
             submit(c, "#login-form").await;
@@ -238,6 +253,7 @@ on_both_backends! {
         submit(c, "#password-form").await;
         let notice = c.wait().for_element(Locator::Id("login-notice")).await.unwrap();
         assert!(notice.text().await.unwrap().contains("Пароль изменён"));
+        answer_spoken_captcha(c).await;
         fill(c, "field-login", "89161112233").await;
         fill(c, "field-password", new).await;
         submit(c, "#login-form").await;
@@ -297,4 +313,112 @@ async fn the_demo_citizen_enters_documents_and_becomes_standard() {
     assert_eq!(level, "Стандартная");
     drop(browser);
     app.stop().await;
+}
+
+on_both_backends! {
+    async fn a_citizen_turns_on_an_authenticator_app_and_signs_in_with_its_code(app) {
+        use crate::accounts::PASSWORD;
+        let phone = "+79161112233";
+        app.register(phone).await;
+        let browser = Browser::start().await;
+        let c = &browser.client;
+        c.goto(&app.url("/login")).await.unwrap();
+        fill(c, "field-login", phone).await;
+        fill(c, "field-password", PASSWORD).await;
+        submit(c, "#login-form").await;
+        click_to_next_page(c, Locator::Id("security-link")).await;
+        submit(c, "form[action='/cabinet/security/totp']").await;
+        // The QR code and the key for typing by hand.
+        c.wait().for_element(Locator::Css("#totp-qr svg")).await.unwrap();
+        let key = c.find(Locator::Id("totp-key")).await.unwrap().text().await.unwrap();
+        fill(c, "field-code", &app.totp_now(&key)).await;
+        fill(c, "field-password", PASSWORD).await;
+        submit(c, "#totp-form").await;
+        let state = c.wait().for_element(Locator::Id("totp-state")).await.unwrap();
+        assert_eq!(state.text().await.unwrap(), "включено");
+        // Backup codes are shown once.
+        fill(c, "backup-password", PASSWORD).await;
+        submit(c, "form[action='/cabinet/security/backup-codes']").await;
+        let codes = c.find(Locator::Css("#backup-codes li")).await.unwrap();
+        assert_eq!(codes.text().await.unwrap().len(), 9, "1234-5678");
+        assert_eq!(c.find_all(Locator::Css("#backup-codes li")).await.unwrap().len(), 10);
+
+        // Sign out; signing in now asks for the code, and the device can be remembered.
+        click_to_next_page(c, Locator::Css("form[action='/logout'] button")).await;
+        c.goto(&app.url("/login")).await.unwrap();
+        fill(c, "field-login", phone).await;
+        fill(c, "field-password", PASSWORD).await;
+        submit(c, "#login-form").await;
+        c.wait().for_element(Locator::Id("factor-form")).await.unwrap();
+        fill(c, "field-code", "000000").await;
+        submit(c, "#factor-form").await;
+        let error = c.wait().for_element(Locator::Id("factor-error")).await.unwrap();
+        assert!(error.text().await.unwrap().contains("Неверный код"));
+        app.clock.advance(chrono::Duration::seconds(30));
+        fill(c, "field-code", &app.totp_now(&key)).await;
+        c.find(Locator::Id("field-remember")).await.unwrap().click().await.unwrap();
+        submit(c, "#factor-form").await;
+        c.wait().for_element(Locator::Id("account-level")).await.unwrap();
+
+        // The remembered device is not asked again.
+        click_to_next_page(c, Locator::Css("form[action='/logout'] button")).await;
+        c.goto(&app.url("/login")).await.unwrap();
+        fill(c, "field-login", phone).await;
+        fill(c, "field-password", PASSWORD).await;
+        submit(c, "#login-form").await;
+        c.wait().for_element(Locator::Id("account-level")).await.unwrap();
+        browser.close().await;
+    }
+}
+
+on_both_backends! {
+    demo async fn a_standard_citizen_recovers_by_passport_changes_the_temporary_password_and_blocks_the_account(app) {
+        let phone = "+79161234567";
+        app.register_standard(phone).await;
+        let browser = Browser::start().await;
+        let c = &browser.client;
+        c.goto(&app.url("/recovery")).await.unwrap();
+        click_to_next_page(c, Locator::Id("recovery-passport-link")).await;
+        fill(c, "field-passport_series", "4510").await;
+        fill(c, "field-passport_number", "654321").await;
+        fill(c, "field-birth_date", "12.04.1988").await;
+        fill(c, "field-inn", "7701234567").await;
+        submit(c, "#passport-recovery-form").await;
+        let summary = c.find(Locator::Id("error-summary")).await.unwrap().text().await.unwrap();
+        assert!(summary.contains("ИНН"), "{summary}");
+        fill(c, "field-inn", "770123456703").await;
+        submit(c, "#passport-recovery-form").await;
+        let temporary =
+            c.find(Locator::Id("temporary-password")).await.unwrap().text().await.unwrap();
+
+        // Signing in with it leads straight to the password change.
+        c.goto(&app.url("/login")).await.unwrap();
+        fill(c, "field-login", phone).await;
+        fill(c, "field-password", &temporary).await;
+        submit(c, "#login-form").await;
+        c.wait().for_element(Locator::Id("temporary-notice")).await.unwrap();
+        c.goto(&app.url("/cabinet")).await.unwrap();
+        c.wait().for_element(Locator::Id("temporary-notice")).await.unwrap();
+        let new = "Синий-Слон-Летит-7!";
+        fill(c, "field-current", &temporary).await;
+        fill(c, "field-password", new).await;
+        fill(c, "field-repeat", new).await;
+        submit(c, "#password-form").await;
+        c.wait().for_element(Locator::Id("account-level")).await.unwrap();
+
+        // «Мои данные»: downloads, then a temporary block.
+        click_to_next_page(c, Locator::Id("data-link")).await;
+        let pdf = c.find(Locator::Id("export-pdf")).await.unwrap().attr("href").await.unwrap();
+        assert_eq!(pdf.as_deref(), Some("/cabinet/data/export.pdf"));
+        fill(c, "block-password", new).await;
+        submit(c, "#block-form").await;
+        let notice = c.wait().for_element(Locator::Id("login-notice")).await.unwrap();
+        assert!(notice.text().await.unwrap().contains("заблокирована"));
+        fill(c, "field-login", phone).await;
+        fill(c, "field-password", new).await;
+        submit(c, "#login-form").await;
+        let error = c.find(Locator::Id("login-error")).await.unwrap().text().await.unwrap();
+        assert!(error.contains("заблокирована по вашей просьбе"), "{error}");
+        browser.close().await;
+    }
 }

@@ -10,7 +10,7 @@ use crate::support::TestApp;
 
 const PHONE: &str = "+79161234567";
 
-fn maria() -> Value {
+pub(crate) fn maria() -> Value {
     json!({
         "surname": "Демидова", "given_name": "Мария", "patronymic": "Ивановна",
         "birth_date": "12.04.1988", "birth_place": "г. Москва",
@@ -21,7 +21,7 @@ fn maria() -> Value {
     })
 }
 
-async fn call(
+pub(crate) async fn call(
     app: &TestApp,
     method: &str,
     path: &str,
@@ -41,7 +41,7 @@ async fn call(
 }
 
 /// The documents view once its status is `want` (the worker is event-driven; bounded).
-async fn documents_when(app: &TestApp, token: &str, want: &str) -> Value {
+pub(crate) async fn documents_when(app: &TestApp, token: &str, want: &str) -> Value {
     for _ in 0..20_000 {
         let (status, view) = call(app, "GET", "/api/v1/me/documents", token, None).await;
         assert_eq!(status, 200, "{view}");

@@ -10,10 +10,18 @@ mod support;
 
 mod accounts;
 mod api;
+mod bank;
 mod browser;
 mod cli;
 mod documents;
+mod eis;
+mod letter;
 mod notify;
+mod oidc;
 mod pages;
 mod registry;
+mod rights;
+mod security;
+mod signature;
+mod staff;
 mod store;

@@ -155,7 +155,8 @@ mod journal_chain {
             assert_eq!(j.seal().await.unwrap(), 0);
 
             record_many(&db, 3).await;
-            assert_eq!(j.seal().await.unwrap(), 3);
+            // The server's own sealer may take some of them first; together all three.
+            assert!(j.seal().await.unwrap() <= 3);
             assert_eq!(j.seal().await.unwrap(), 0, "sealing is idempotent");
             assert_eq!(j.verify().await.unwrap(), Verdict::Intact { entries: 3 });
             let mine = j.for_subject("acc-1", 10).await.unwrap();

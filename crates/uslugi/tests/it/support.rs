@@ -11,7 +11,32 @@ use uslugi::server::{self, Running};
 use uslugi::settings::{Settings, sqlite_url};
 
 /// Runs the body once per backend, as two tests: `name::sqlite` and `name::postgres`.
+/// `on_both_backends! { demo async fn … }` starts the app with the demo data (the demo
+/// citizen and the starter registry, so documents can be verified).
 macro_rules! on_both_backends {
+    (demo $(#[$meta:meta])* async fn $name:ident($app:ident) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($app: $crate::support::TestApp) {
+                $body
+                $app.stop().await;
+            }
+
+            $(#[$meta])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run($crate::support::TestApp::spawn_demo(::store::Backend::Sqlite).await).await;
+            }
+
+            $(#[$meta])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                run($crate::support::TestApp::spawn_demo(::store::Backend::Postgres).await).await;
+            }
+        }
+    };
     ($(#[$meta:meta])* async fn $name:ident($app:ident) $body:block) => {
         mod $name {
             #[allow(unused_imports)]
@@ -82,12 +107,21 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub http: reqwest::Client,
     pub dir: PathBuf,
+    /// The settings the server was started with (CLI functions take them too).
+    pub settings: Settings,
+    /// The database the app runs on (for the CLI tests that share it).
+    pub database_url: String,
     running: Running,
 }
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
         Self::spawn_with(backend, |_, _| {}).await
+    }
+
+    /// With the demo data: the demo citizen and the starter registry.
+    pub async fn spawn_demo(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_, s| s.demo_data = true).await
     }
 
     /// Like [`TestApp::spawn`], letting `prepare` put files into the data directory and
@@ -104,7 +138,16 @@ impl TestApp {
         let running = server::start(&settings, clock.clone()).await.unwrap();
         let http =
             reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Self { base: format!("http://{}", running.addr), clock, http, dir, running }
+        let database_url = settings.database_url.clone();
+        Self {
+            base: format!("http://{}", running.addr),
+            clock,
+            http,
+            dir,
+            settings,
+            database_url,
+            running,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -170,6 +213,11 @@ impl TestApp {
         self.running.demo.clone()
     }
 
+    /// The demo operator and officer (logins and one-time passwords), with demo data.
+    pub fn demo_staff(&self) -> Vec<identity::staff::DemoStaff> {
+        self.running.demo_staff.clone()
+    }
+
     pub fn db(&self) -> &store::Db {
         &self.running.db
     }
@@ -227,4 +275,14 @@ pub async fn smtp_sink() -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) 
         }
     });
     (port, rx)
+}
+
+/// The answer to the captcha's spoken alternative («Сколько будет семь плюс два? …»), as
+/// a screen-reader user would give it.
+pub fn spoken_captcha_answer(question: &str) -> String {
+    let number = |w: &str| (0..=20u32).find(|n| identity::captcha::words(*n) == w).unwrap();
+    let rest = question.strip_prefix("Сколько будет ").unwrap();
+    let (a, rest) = rest.split_once(" плюс ").unwrap();
+    let b = rest.split_once('?').unwrap().0;
+    (number(a) + number(b)).to_string()
 }

@@ -1,0 +1,285 @@
+//! Relying parties: registration (by command or, later, the admin page), listing,
+//! removal, secret rotation and authentication at the token endpoint.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use chrono::{DateTime, Utc};
+use store::oidc::{self as rows, ClientRow};
+use store::to_micros;
+
+use crate::{OidcError, Provider};
+
+/// The scopes, modelled on ЕСИА's attribute groups, with what the consent screen says.
+pub const SCOPES: [(&str, &str); 11] = [
+    ("openid", "идентификатор учётной записи"),
+    ("fullname", "фамилия, имя и отчество"),
+    ("birthdate", "дата рождения"),
+    ("gender", "пол"),
+    ("snils", "СНИЛС"),
+    ("inn", "ИНН"),
+    ("id_doc", "паспорт"),
+    ("email", "адрес электронной почты"),
+    ("mobile", "номер мобильного телефона"),
+    ("addresses", "адрес регистрации"),
+    ("organizations", "организации, в которых вы работаете"),
+];
+
+/// A confidential client authenticates with a secret; a public one (a mobile or browser
+/// app) cannot keep one and must use PKCE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientKind {
+    Confidential,
+    Public,
+}
+
+impl ClientKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Confidential => "confidential",
+            Self::Public => "public",
+        }
+    }
+}
+
+/// What a registration asks for.
+#[derive(Debug, Clone)]
+pub struct NewClient {
+    pub id: String,
+    pub name: String,
+    pub kind: ClientKind,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub scopes: Vec<String>,
+    /// `simplified`, `standard` or `confirmed`.
+    pub min_level: String,
+    /// Allow `http://` redirect URIs (development).
+    pub allow_http: bool,
+}
+
+/// A registered client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub scopes: Vec<String>,
+    pub min_level: String,
+    pub created_at: DateTime<Utc>,
+}
+
+fn list(json: &str) -> Vec<String> {
+    serde_json::from_str(json).unwrap_or_default()
+}
+
+impl From<ClientRow> for Client {
+    fn from(r: ClientRow) -> Self {
+        Self {
+            redirect_uris: list(&r.redirect_uris),
+            post_logout_redirect_uris: list(&r.post_logout_redirect_uris),
+            scopes: list(&r.scopes),
+            id: r.id,
+            name: r.name,
+            kind: r.kind,
+            min_level: r.min_level,
+            created_at: store::from_micros(r.created_at),
+        }
+    }
+}
+
+/// Checks a redirect URI: absolute, `https` (or `http` when allowed), no fragment.
+fn check_uri(field: &'static str, uri: &str, allow_http: bool) -> Result<(), OidcError> {
+    let ok_scheme = uri.starts_with("https://") || (allow_http && uri.starts_with("http://"));
+    if !ok_scheme {
+        let need = if allow_http { "http:// или https://" } else { "https://" };
+        return Err(OidcError::Field(field, format!("«{uri}» должен начинаться с {need}")));
+    }
+    let rest = uri.split_once("://").map_or("", |(_, r)| r);
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(OidcError::Field(field, format!("в «{uri}» нет адреса сервера")));
+    }
+    if uri.contains('#') {
+        return Err(OidcError::Field(field, format!("«{uri}» не должен содержать «#»")));
+    }
+    if uri.chars().any(char::is_whitespace) {
+        return Err(OidcError::Field(field, format!("«{uri}» содержит пробелы")));
+    }
+    Ok(())
+}
+
+fn check(c: &NewClient) -> Result<(), OidcError> {
+    let id_ok = (3..=64).contains(&c.id.len())
+        && c.id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b));
+    if !id_ok {
+        return Err(OidcError::Field(
+            "--id",
+            "от 3 до 64 символов: строчные латинские буквы, цифры, «-», «_», «.»".into(),
+        ));
+    }
+    if c.name.trim().is_empty() {
+        return Err(OidcError::Field("--name", "укажите название сервиса".into()));
+    }
+    if c.redirect_uris.is_empty() {
+        return Err(OidcError::Field(
+            "--redirect-uri",
+            "укажите хотя бы один адрес возврата".into(),
+        ));
+    }
+    for uri in &c.redirect_uris {
+        check_uri("--redirect-uri", uri, c.allow_http)?;
+    }
+    for uri in &c.post_logout_redirect_uris {
+        check_uri("--post-logout-uri", uri, c.allow_http)?;
+    }
+    if !c.scopes.iter().any(|s| s == "openid") {
+        return Err(OidcError::Field("--scopes", "нужна область openid".into()));
+    }
+    if let Some(unknown) = c.scopes.iter().find(|s| !SCOPES.iter().any(|(k, _)| k == s)) {
+        let known: Vec<&str> = SCOPES.iter().map(|(k, _)| *k).collect();
+        return Err(OidcError::Field(
+            "--scopes",
+            format!("неизвестная область «{unknown}»; допустимые: {}", known.join(", ")),
+        ));
+    }
+    if !["simplified", "standard", "confirmed"].contains(&c.min_level.as_str()) {
+        return Err(OidcError::Field(
+            "--min-level",
+            "одно из: simplified, standard, confirmed".into(),
+        ));
+    }
+    Ok(())
+}
+
+impl Provider {
+    fn secret_hash(&self, client_id: &str, secret: &str) -> String {
+        self.vault.secret_hash("oidc-client", &format!("{client_id}:{secret}"))
+    }
+
+    /// Registers a client; returns it and, for a confidential one, its secret (shown once).
+    pub async fn add_client(
+        &self,
+        new: &NewClient,
+        now: DateTime<Utc>,
+    ) -> Result<(Client, Option<String>), OidcError> {
+        check(new)?;
+        let secret = (new.kind == ClientKind::Confidential).then(|| {
+            let bytes: [u8; 32] = rand::random();
+            B64URL.encode(bytes)
+        });
+        let json = |v: &Vec<String>| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
+        let row = ClientRow {
+            id: new.id.clone(),
+            name: new.name.trim().to_owned(),
+            kind: new.kind.code().into(),
+            auth_method: match new.kind {
+                ClientKind::Confidential => "client_secret_basic".into(),
+                ClientKind::Public => "none".into(),
+            },
+            secret_hash: secret.as_deref().map(|s| self.secret_hash(&new.id, s)),
+            redirect_uris: json(&new.redirect_uris),
+            post_logout_redirect_uris: json(&new.post_logout_redirect_uris),
+            scopes: json(&new.scopes),
+            min_level: new.min_level.clone(),
+            id_token_alg: "ES256".into(),
+            created_at: to_micros(now),
+            removed_at: None,
+        };
+        if !rows::insert_client(&mut *self.db.conn().await?, &row).await? {
+            return Err(OidcError::ClientTaken(new.id.clone()));
+        }
+        Ok((Client::from(row), secret))
+    }
+
+    pub async fn clients(&self) -> Result<Vec<Client>, OidcError> {
+        let found = rows::clients(&mut *self.db.conn().await?).await?;
+        Ok(found.into_iter().map(Client::from).collect())
+    }
+
+    pub async fn client(&self, id: &str) -> Result<Option<Client>, OidcError> {
+        Ok(rows::client_by_id(&mut *self.db.conn().await?, id).await?.map(Client::from))
+    }
+
+    pub async fn remove_client(&self, id: &str, now: DateTime<Utc>) -> Result<(), OidcError> {
+        if rows::remove_client(&mut *self.db.conn().await?, id, to_micros(now)).await? {
+            Ok(())
+        } else {
+            Err(OidcError::ClientUnknown(id.to_owned()))
+        }
+    }
+
+    /// A new secret for a confidential client (the old one stops working); shown once.
+    pub async fn rotate_client_secret(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, OidcError> {
+        let bytes: [u8; 32] = rand::random();
+        let secret = B64URL.encode(bytes);
+        let hash = self.secret_hash(id, &secret);
+        if rows::set_client_secret(&mut *self.db.conn().await?, id, &hash, to_micros(now)).await? {
+            Ok(secret)
+        } else {
+            Err(OidcError::ClientUnknown(id.to_owned()))
+        }
+    }
+
+    /// Authenticates a confidential client by its secret (constant-time comparison of
+    /// keyed hashes); `None` for an unknown client or a wrong secret.
+    pub async fn authenticate_client(
+        &self,
+        id: &str,
+        secret: &str,
+    ) -> Result<Option<Client>, OidcError> {
+        let Some(row) = rows::client_by_id(&mut *self.db.conn().await?, id).await? else {
+            return Ok(None);
+        };
+        let want = self.secret_hash(id, secret);
+        let right = row.secret_hash.as_deref().is_some_and(|have| {
+            have.len() == want.len()
+                && have.bytes().zip(want.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        });
+        Ok(right.then(|| Client::from(row)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new() -> NewClient {
+        NewClient {
+            id: "eis".into(),
+            name: "ЕИС".into(),
+            kind: ClientKind::Confidential,
+            redirect_uris: vec!["https://eis.example/callback".into()],
+            post_logout_redirect_uris: Vec::new(),
+            scopes: vec!["openid".into(), "fullname".into()],
+            min_level: "standard".into(),
+            allow_http: false,
+        }
+    }
+
+    #[test]
+    fn registrations_are_checked_field_by_field() {
+        assert!(check(&new()).is_ok());
+        let mut c = new();
+        c.redirect_uris = vec!["http://eis.example/cb".into()];
+        assert!(matches!(check(&c), Err(OidcError::Field("--redirect-uri", _))));
+        c.allow_http = true;
+        assert!(check(&c).is_ok());
+        c.redirect_uris = vec!["https://eis.example/cb#x".into()];
+        assert!(check(&c).is_err());
+        let mut c = new();
+        c.scopes = vec!["fullname".into()];
+        assert!(matches!(check(&c), Err(OidcError::Field("--scopes", _))));
+        c.scopes = vec!["openid".into(), "passport".into()];
+        let Err(OidcError::Field(_, m)) = check(&c) else { panic!() };
+        assert!(m.contains("неизвестная область «passport»"));
+        let mut c = new();
+        c.id = "EIS app".into();
+        assert!(matches!(check(&c), Err(OidcError::Field("--id", _))));
+    }
+}

@@ -1,0 +1,820 @@
+//! The authorization code flow (OpenID Connect Core 1.0 §3.1, OAuth 2.0 Security BCP):
+//! the authorization request, consent, the code, the token endpoint and the access tokens
+//! that userinfo accepts.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use store::oidc::{self as rows, CodeRow};
+use store::{from_micros, to_micros};
+
+use crate::clients::{Client, SCOPES};
+use crate::{OidcError, Provider};
+
+/// Account levels as `acr` values, lowest first.
+pub const LEVELS: [&str; 3] = ["simplified", "standard", "confirmed"];
+
+pub fn acr_of(level: &str) -> String {
+    format!("urn:uslugi:loa:{level}")
+}
+
+fn level_rank(level: &str) -> usize {
+    LEVELS.iter().position(|l| *l == level).unwrap_or(0)
+}
+
+/// The query of `/oidc/authorize`.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+pub struct AuthorizeParams {
+    pub response_type: Option<String>,
+    pub client_id: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub scope: Option<String>,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub prompt: Option<String>,
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+    pub acr_values: Option<String>,
+    /// A pushed request (RFC 9126): `urn:ietf:params:oauth:request_uri:…`.
+    pub request_uri: Option<String>,
+}
+
+impl AuthorizeParams {
+    /// The parameters as a query string (for expanding a pushed request).
+    pub fn to_query(&self) -> String {
+        let max_age = self.max_age.map(|m| m.to_string());
+        let pairs = [
+            ("response_type", self.response_type.as_deref()),
+            ("client_id", self.client_id.as_deref()),
+            ("redirect_uri", self.redirect_uri.as_deref()),
+            ("scope", self.scope.as_deref()),
+            ("state", self.state.as_deref()),
+            ("nonce", self.nonce.as_deref()),
+            ("code_challenge", self.code_challenge.as_deref()),
+            ("code_challenge_method", self.code_challenge_method.as_deref()),
+            ("prompt", self.prompt.as_deref()),
+            ("max_age", max_age.as_deref()),
+            ("login_hint", self.login_hint.as_deref()),
+            ("acr_values", self.acr_values.as_deref()),
+        ];
+        pairs
+            .iter()
+            .filter_map(|(k, v)| v.map(|v| format!("{k}={}", encode(v))))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+}
+
+/// A checked authorization request.
+#[derive(Debug, Clone)]
+pub struct AuthRequest {
+    pub client: Client,
+    pub redirect_uri: String,
+    pub scopes: Vec<String>,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub prompt: Vec<String>,
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+    /// The level the account must have: the higher of the client's and `acr_values`'.
+    pub min_level: String,
+}
+
+impl AuthRequest {
+    /// Whether an account of `level` may sign in to this client.
+    pub fn level_enough(&self, level: &str) -> bool {
+        level_rank(level) >= level_rank(&self.min_level)
+    }
+
+    /// Where an answer goes: the redirect URI with `params`, `state` and `iss` (RFC 9207).
+    pub fn answer(&self, issuer: &str, params: &[(&str, &str)]) -> String {
+        let mut pairs: Vec<(&str, &str)> = params.to_vec();
+        if let Some(state) = &self.state {
+            pairs.push(("state", state));
+        }
+        pairs.push(("iss", issuer));
+        let query: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
+        let sep = if self.redirect_uri.contains('?') { '&' } else { '?' };
+        format!("{}{sep}{}", self.redirect_uri, query.join("&"))
+    }
+
+    /// What the consent screen lists: (scope, plain Russian words), `openid` left out.
+    pub fn attributes(&self) -> Vec<(&'static str, &'static str)> {
+        SCOPES
+            .iter()
+            .filter(|(k, _)| *k != "openid" && self.scopes.iter().any(|s| s == k))
+            .copied()
+            .collect()
+    }
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// A refused authorization request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthorizeError {
+    /// The client or redirect URI cannot be trusted: say so on our page, never redirect.
+    Page(String),
+    /// Send `error` back to the (trusted) redirect URI.
+    Redirect { redirect: String, error: &'static str, description: String },
+}
+
+/// What the token endpoint answers.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub id_token: String,
+    pub refresh_token: String,
+    pub scope: String,
+}
+
+/// What a set of tokens is issued for.
+struct Issue<'a> {
+    grant_id: &'a str,
+    client_id: &'a str,
+    account_id: &'a str,
+    scopes: &'a [String],
+    acr: &'a str,
+    auth_time: DateTime<Utc>,
+    nonce: Option<&'a str>,
+}
+
+/// A service the person signed in to, for the cabinet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedService {
+    pub client_id: String,
+    pub name: String,
+    pub attributes: Vec<&'static str>,
+    pub granted_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
+}
+
+/// A refusal of the token endpoint (RFC 6749 §5.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenError {
+    pub error: &'static str,
+    pub description: String,
+    /// 401 for a failed client authentication, else 400.
+    pub status: u16,
+}
+
+fn token_error(error: &'static str, description: &str) -> TokenError {
+    TokenError { error, description: description.into(), status: 400 }
+}
+
+fn invalid_client() -> TokenError {
+    TokenError {
+        error: "invalid_client",
+        description: "client authentication failed".into(),
+        status: 401,
+    }
+}
+
+/// What a valid access token says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessToken {
+    pub account_id: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub grant_id: String,
+}
+
+fn pkce_s256(verifier: &str) -> String {
+    B64URL.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+impl Provider {
+    /// RP-initiated logout: where to send the browser afterwards — the client's
+    /// registered `post_logout_redirect_uri` (with `state`) when the `id_token_hint` is
+    /// ours and names that client. `None`: stay on our page.
+    pub async fn logout_target(
+        &self,
+        id_token_hint: Option<&str>,
+        client_id: Option<&str>,
+        post_logout_redirect_uri: Option<&str>,
+        state: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, OidcError> {
+        let Some(uri) = post_logout_redirect_uri else { return Ok(None) };
+        let hinted = match id_token_hint {
+            Some(hint) => self
+                .verify_jwt_with(hint, "JWT", now, false)
+                .await?
+                .filter(|c| c["iss"] == self.settings.issuer.as_str())
+                .and_then(|c| c["aud"].as_str().map(str::to_owned)),
+            None => None,
+        };
+        let Some(client_id) = hinted.or_else(|| client_id.map(str::to_owned)) else {
+            return Ok(None);
+        };
+        let Some(client) = self.client(&client_id).await? else { return Ok(None) };
+        if !client.post_logout_redirect_uris.iter().any(|u| u == uri) {
+            return Ok(None);
+        }
+        Ok(Some(match state {
+            Some(s) => {
+                let sep = if uri.contains('?') { '&' } else { '?' };
+                format!("{uri}{sep}state={}", encode(s))
+            }
+            None => uri.to_owned(),
+        }))
+    }
+
+    /// RFC 9126: keeps the parameters a client pushed and answers with a `request_uri`
+    /// valid 60 seconds. The parameters are checked when the browser arrives.
+    pub async fn push_request(
+        &self,
+        client_id: &str,
+        client_secret: Option<&str>,
+        params: &AuthorizeParams,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Value, TokenError>, OidcError> {
+        let Some(client) = self.authenticated(client_id, client_secret).await? else {
+            return Ok(Err(invalid_client()));
+        };
+        if params.client_id.as_deref().is_some_and(|c| c != client.id) {
+            return Ok(Err(token_error("invalid_request", "client_id does not match")));
+        }
+        if params.request_uri.is_some() {
+            return Ok(Err(token_error("invalid_request", "request_uri cannot be pushed")));
+        }
+        let mut params = params.clone();
+        params.client_id = Some(client.id.clone());
+        let bytes: [u8; 32] = rand::random();
+        let request_uri = format!("urn:ietf:params:oauth:request_uri:{}", B64URL.encode(bytes));
+        let json =
+            serde_json::to_string(&params).map_err(|e| OidcError::Internal(e.to_string()))?;
+        let mut conn = self.db.conn().await?;
+        rows::purge_par(&mut conn, to_micros(now)).await?;
+        rows::insert_par(
+            &mut conn,
+            &self.vault.secret_hash("oidc-par", &request_uri),
+            &client.id,
+            &json,
+            to_micros(now + Duration::seconds(60)),
+        )
+        .await?;
+        Ok(Ok(json!({"request_uri": request_uri, "expires_in": 60})))
+    }
+
+    /// The parameters behind a pushed `request_uri` of `client_id`, if live.
+    pub async fn pushed_params(
+        &self,
+        client_id: &str,
+        request_uri: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AuthorizeParams>, OidcError> {
+        let hash = self.vault.secret_hash("oidc-par", request_uri);
+        let found = rows::par(&mut *self.db.conn().await?, &hash, to_micros(now)).await?;
+        Ok(found.filter(|(c, _)| c == client_id).and_then(|(_, p)| serde_json::from_str(&p).ok()))
+    }
+
+    /// Checks an authorization request; errors that concern a trusted redirect URI go
+    /// back to it, the others are shown on our page.
+    pub async fn authorize_request(
+        &self,
+        p: &AuthorizeParams,
+    ) -> Result<Result<AuthRequest, AuthorizeError>, OidcError> {
+        let Some(client_id) = p.client_id.as_deref().filter(|c| !c.is_empty()) else {
+            return Ok(Err(AuthorizeError::Page("в запросе нет client_id".into())));
+        };
+        let Some(client) = self.client(client_id).await? else {
+            return Ok(Err(AuthorizeError::Page(format!(
+                "сервис «{client_id}» не подключён к порталу"
+            ))));
+        };
+        let Some(redirect_uri) = p.redirect_uri.as_deref() else {
+            return Ok(Err(AuthorizeError::Page("в запросе нет redirect_uri".into())));
+        };
+        if !client.redirect_uris.iter().any(|u| u == redirect_uri) {
+            return Ok(Err(AuthorizeError::Page(
+                "адрес возврата не зарегистрирован для этого сервиса".into(),
+            )));
+        }
+        let mut request = AuthRequest {
+            min_level: client.min_level.clone(),
+            client,
+            redirect_uri: redirect_uri.to_owned(),
+            scopes: Vec::new(),
+            state: p.state.clone(),
+            nonce: p.nonce.clone(),
+            code_challenge: None,
+            prompt: p
+                .prompt
+                .as_deref()
+                .unwrap_or("")
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+            max_age: p.max_age,
+            login_hint: p.login_hint.clone(),
+        };
+        let refuse = |request: &AuthRequest, error: &'static str, description: &str| {
+            Ok(Err(AuthorizeError::Redirect {
+                redirect: request.answer(
+                    &self.settings.issuer,
+                    &[("error", error), ("error_description", description)],
+                ),
+                error,
+                description: description.into(),
+            }))
+        };
+        if p.response_type.as_deref() != Some("code") {
+            return refuse(&request, "unsupported_response_type", "only response_type=code");
+        }
+        let scopes: Vec<String> =
+            p.scope.as_deref().unwrap_or("").split_whitespace().map(str::to_owned).collect();
+        if !scopes.iter().any(|s| s == "openid") {
+            return refuse(&request, "invalid_scope", "the openid scope is required");
+        }
+        if let Some(s) = scopes.iter().find(|s| !request.client.scopes.contains(s)) {
+            return refuse(
+                &request,
+                "invalid_scope",
+                &format!("scope {s} is not allowed for this client"),
+            );
+        }
+        request.scopes = scopes;
+        match (p.code_challenge.as_deref(), p.code_challenge_method.as_deref()) {
+            (Some(c), Some("S256")) if c.len() == 43 => request.code_challenge = Some(c.to_owned()),
+            (Some(_), _) => {
+                return refuse(
+                    &request,
+                    "invalid_request",
+                    "code_challenge must be S256 of 43 characters",
+                );
+            }
+            (None, _) if request.client.kind == "public" => {
+                return refuse(
+                    &request,
+                    "invalid_request",
+                    "PKCE (S256) is required for public clients",
+                );
+            }
+            (None, _) => {}
+        }
+        if request.prompt.iter().any(|p| p == "none") && request.prompt.len() > 1 {
+            return refuse(&request, "invalid_request", "prompt=none cannot be combined");
+        }
+        if let Some(values) = &p.acr_values {
+            // The lowest level the client asked for that we know; above the client's own.
+            if let Some(level) = values
+                .split_whitespace()
+                .filter_map(|v| v.strip_prefix("urn:uslugi:loa:"))
+                .filter(|l| LEVELS.contains(l))
+                .min_by_key(|l| level_rank(l))
+                && level_rank(level) > level_rank(&request.min_level)
+            {
+                request.min_level = level.to_owned();
+            }
+        }
+        Ok(Ok(request))
+    }
+
+    /// Whether the person already consented to every scope of the request.
+    pub async fn has_consent(
+        &self,
+        account_id: &str,
+        request: &AuthRequest,
+    ) -> Result<bool, OidcError> {
+        let given =
+            rows::consent(&mut *self.db.conn().await?, account_id, &request.client.id).await?;
+        let given: Vec<String> =
+            given.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default();
+        Ok(request.scopes.iter().all(|s| given.contains(s)))
+    }
+
+    pub async fn save_consent(
+        &self,
+        account_id: &str,
+        request: &AuthRequest,
+        now: DateTime<Utc>,
+    ) -> Result<(), OidcError> {
+        let scopes = serde_json::to_string(&request.scopes).unwrap_or_else(|_| "[]".into());
+        rows::save_consent(
+            &mut *self.db.conn().await?,
+            account_id,
+            &request.client.id,
+            &scopes,
+            to_micros(now),
+        )
+        .await?;
+        Ok(())
+    }
+
+    fn code_hash(&self, code: &str) -> String {
+        self.vault.secret_hash("oidc-code", code)
+    }
+
+    /// Issues an authorization code (single use, 60 s) and answers with the redirect.
+    pub async fn issue_code(
+        &self,
+        account_id: &str,
+        level: &str,
+        auth_time: DateTime<Utc>,
+        request: &AuthRequest,
+        now: DateTime<Utc>,
+    ) -> Result<String, OidcError> {
+        let bytes: [u8; 32] = rand::random();
+        let code = B64URL.encode(bytes);
+        let row = CodeRow {
+            code_hash: self.code_hash(&code),
+            client_id: request.client.id.clone(),
+            account_id: account_id.to_owned(),
+            redirect_uri: request.redirect_uri.clone(),
+            scopes: serde_json::to_string(&request.scopes).unwrap_or_else(|_| "[]".into()),
+            nonce: request.nonce.clone(),
+            code_challenge: request.code_challenge.clone(),
+            auth_time: to_micros(auth_time),
+            acr: acr_of(level),
+            created_at: to_micros(now),
+            expires_at: to_micros(now + Duration::seconds(60)),
+            used_at: None,
+            grant_id: None,
+        };
+        rows::insert_code(&mut *self.db.conn().await?, &row).await?;
+        Ok(request.answer(&self.settings.issuer, &[("code", &code)]))
+    }
+
+    /// The authorization-code grant: authenticates the client, checks the code (single
+    /// use — a replay revokes what the code gave), the redirect URI and PKCE, and issues
+    /// the access and ID tokens.
+    pub async fn exchange_code(
+        &self,
+        client_id: &str,
+        client_secret: Option<&str>,
+        code: &str,
+        redirect_uri: Option<&str>,
+        code_verifier: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Result<TokenResponse, TokenError>, OidcError> {
+        let Some(client) = self.authenticated(client_id, client_secret).await? else {
+            return Ok(Err(invalid_client()));
+        };
+        let hash = self.code_hash(code);
+        let now_us = to_micros(now);
+        let Some(row) = rows::code(&mut *self.db.conn().await?, &hash).await? else {
+            return Ok(Err(token_error("invalid_grant", "unknown code")));
+        };
+        if row.client_id != client.id {
+            return Ok(Err(token_error("invalid_grant", "the code was issued to another client")));
+        }
+        if row.used_at.is_some() {
+            // A replayed code: revoke what it gave (RFC 6749 §4.1.2).
+            if let Some(grant) = &row.grant_id {
+                rows::revoke_grant(&mut *self.db.conn().await?, grant, now_us).await?;
+            }
+            return Ok(Err(token_error("invalid_grant", "the code was already used")));
+        }
+        if row.expires_at <= now_us {
+            return Ok(Err(token_error("invalid_grant", "the code has expired")));
+        }
+        if redirect_uri != Some(row.redirect_uri.as_str()) {
+            return Ok(Err(token_error("invalid_grant", "redirect_uri does not match")));
+        }
+        match (&row.code_challenge, code_verifier) {
+            (Some(challenge), Some(verifier)) if pkce_s256(verifier) == *challenge => {}
+            (Some(_), _) => {
+                return Ok(Err(token_error("invalid_grant", "PKCE verification failed")));
+            }
+            (None, Some(_)) => {
+                return Ok(Err(token_error("invalid_grant", "no code_challenge was sent")));
+            }
+            (None, None) => {}
+        }
+        let grant_id = uuid::Uuid::now_v7().to_string();
+        let scopes: Vec<String> = serde_json::from_str(&row.scopes).unwrap_or_default();
+        // The key first: the transaction below holds the only SQLite connection.
+        let key = self.signing_key(now).await?;
+        let mut tx = self.db.begin().await?;
+        if !rows::use_code(&mut tx, &hash, &grant_id, now_us).await? {
+            return Ok(Err(token_error("invalid_grant", "the code was already used")));
+        }
+        rows::insert_grant(&mut tx, &grant_id, &client.id, &row.account_id, &row.scopes, now_us)
+            .await?;
+        rows::touch_consent(&mut tx, &row.account_id, &client.id, now_us).await?;
+        let issued = Issue {
+            grant_id: &grant_id,
+            client_id: &client.id,
+            account_id: &row.account_id,
+            scopes: &scopes,
+            acr: &row.acr,
+            auth_time: from_micros(row.auth_time),
+            nonce: row.nonce.as_deref(),
+        };
+        let tokens = self.issue_tokens(&mut tx, &key, &issued, now).await?;
+        tx.commit().await.map_err(store::StoreError::from)?;
+        Ok(Ok(tokens))
+    }
+
+    /// Signs the access and ID tokens of a grant and a fresh refresh token.
+    async fn issue_tokens(
+        &self,
+        conn: &mut store::Conn,
+        key: &crate::keys::ActiveKey,
+        i: &Issue<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<TokenResponse, OidcError> {
+        let issuer = &self.settings.issuer;
+        let access_exp = now + self.settings.access_token_ttl;
+        let access_token = key.sign(
+            "at+jwt",
+            &json!({
+                "iss": issuer,
+                "sub": i.account_id,
+                "aud": issuer,
+                "client_id": i.client_id,
+                "scope": i.scopes.join(" "),
+                "sid": i.grant_id,
+                "acr": i.acr,
+                "iat": now.timestamp(),
+                "exp": access_exp.timestamp(),
+                "jti": uuid::Uuid::now_v7().to_string(),
+            }),
+        );
+        // at_hash: the left half of SHA-256 of the access token (Core §3.1.3.6).
+        let digest = Sha256::digest(access_token.as_bytes());
+        let at_hash = B64URL.encode(&digest[..16]);
+        let mut id = json!({
+            "iss": issuer,
+            "sub": i.account_id,
+            "aud": i.client_id,
+            "iat": now.timestamp(),
+            "exp": (now + self.settings.id_token_ttl).timestamp(),
+            "auth_time": i.auth_time.timestamp(),
+            "acr": i.acr,
+            "at_hash": at_hash,
+            "sid": i.grant_id,
+        });
+        if let (Some(nonce), Some(map)) = (i.nonce, id.as_object_mut()) {
+            map.insert("nonce".into(), Value::String(nonce.to_owned()));
+        }
+        let bytes: [u8; 32] = rand::random();
+        let refresh = B64URL.encode(bytes);
+        rows::insert_refresh(
+            conn,
+            &self.refresh_hash(&refresh),
+            i.grant_id,
+            to_micros(now),
+            to_micros(now + self.settings.refresh_token_ttl),
+        )
+        .await?;
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: self.settings.access_token_ttl.num_seconds(),
+            id_token: key.sign("JWT", &id),
+            refresh_token: refresh,
+            scope: i.scopes.join(" "),
+        })
+    }
+
+    fn refresh_hash(&self, token: &str) -> String {
+        self.vault.secret_hash("oidc-refresh", token)
+    }
+
+    async fn authenticated(
+        &self,
+        client_id: &str,
+        client_secret: Option<&str>,
+    ) -> Result<Option<Client>, OidcError> {
+        Ok(match client_secret {
+            Some(secret) => self.authenticate_client(client_id, secret).await?,
+            None => self.client(client_id).await?.filter(|c| c.kind == "public"),
+        })
+    }
+
+    /// The refresh-token grant: rotates the refresh token; a token used twice revokes the
+    /// whole grant (its family), so a stolen token is worth one use at most.
+    pub async fn refresh_tokens(
+        &self,
+        client_id: &str,
+        client_secret: Option<&str>,
+        refresh_token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Result<TokenResponse, TokenError>, OidcError> {
+        let Some(client) = self.authenticated(client_id, client_secret).await? else {
+            return Ok(Err(invalid_client()));
+        };
+        let hash = self.refresh_hash(refresh_token);
+        let now_us = to_micros(now);
+        let Some((grant_id, expires_at, used_at)) =
+            rows::refresh(&mut *self.db.conn().await?, &hash).await?
+        else {
+            return Ok(Err(token_error("invalid_grant", "unknown refresh token")));
+        };
+        let Some(grant) = rows::grant(&mut *self.db.conn().await?, &grant_id).await? else {
+            return Ok(Err(token_error("invalid_grant", "unknown refresh token")));
+        };
+        if grant.client_id != client.id {
+            return Ok(Err(token_error("invalid_grant", "the token was issued to another client")));
+        }
+        let replayed = || async {
+            rows::revoke_grant(&mut *self.db.conn().await?, &grant_id, now_us).await?;
+            Ok::<_, OidcError>(Err(token_error(
+                "invalid_grant",
+                "the refresh token was already used: the grant is revoked",
+            )))
+        };
+        if used_at.is_some() {
+            return replayed().await;
+        }
+        if grant.revoked_at.is_some() {
+            return Ok(Err(token_error("invalid_grant", "the grant was revoked")));
+        }
+        if expires_at <= now_us {
+            return Ok(Err(token_error("invalid_grant", "the refresh token has expired")));
+        }
+        let scopes: Vec<String> = serde_json::from_str(&grant.scopes).unwrap_or_default();
+        let acr = self.grant_acr(&grant_id).await?;
+        let key = self.signing_key(now).await?;
+        // Using up the old token and storing the new one commit together.
+        let mut tx = self.db.begin().await?;
+        if !rows::use_refresh(&mut tx, &hash, now_us).await? {
+            drop(tx);
+            return replayed().await;
+        }
+        let issued = Issue {
+            grant_id: &grant_id,
+            client_id: &client.id,
+            account_id: &grant.account_id,
+            scopes: &scopes,
+            acr: &acr,
+            auth_time: from_micros(grant.created_at),
+            nonce: None,
+        };
+        let tokens = self.issue_tokens(&mut tx, &key, &issued, now).await?;
+        tx.commit().await.map_err(store::StoreError::from)?;
+        Ok(Ok(tokens))
+    }
+
+    async fn grant_acr(&self, grant_id: &str) -> Result<String, OidcError> {
+        Ok(rows::code_of_grant(&mut *self.db.conn().await?, grant_id)
+            .await?
+            .unwrap_or_else(|| acr_of("simplified")))
+    }
+
+    /// RFC 7009: revokes the grant behind an access or refresh token of this client.
+    /// Unknown tokens are not an error (the answer is the same).
+    pub async fn revoke(
+        &self,
+        client_id: &str,
+        client_secret: Option<&str>,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Result<(), TokenError>, OidcError> {
+        let Some(client) = self.authenticated(client_id, client_secret).await? else {
+            return Ok(Err(invalid_client()));
+        };
+        let Some(grant_id) = self.grant_of_token(token, now).await? else { return Ok(Ok(())) };
+        // One pooled connection at a time (SQLite has one): no look-up inside an `if let`
+        // chain that still holds the previous one.
+        let grant = rows::grant(&mut *self.db.conn().await?, &grant_id).await?;
+        if grant.is_some_and(|g| g.client_id == client.id) {
+            rows::revoke_grant(&mut *self.db.conn().await?, &grant_id, to_micros(now)).await?;
+        }
+        Ok(Ok(()))
+    }
+
+    async fn grant_of_token(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, OidcError> {
+        if let Some(claims) = self.verify_jwt(token, "at+jwt", now).await? {
+            return Ok(claims["sid"].as_str().map(str::to_owned));
+        }
+        Ok(rows::refresh(&mut *self.db.conn().await?, &self.refresh_hash(token))
+            .await?
+            .map(|(g, _, _)| g))
+    }
+
+    /// RFC 7662: what a token of this client is, for a resource server.
+    pub async fn introspect(
+        &self,
+        client_id: &str,
+        client_secret: Option<&str>,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Value, TokenError>, OidcError> {
+        let Some(client) = self.authenticated(client_id, client_secret).await? else {
+            return Ok(Err(invalid_client()));
+        };
+        let inactive = json!({"active": false});
+        if let Some(access) = self.check_access_token(token, now).await? {
+            if access.client_id != client.id {
+                return Ok(Ok(inactive));
+            }
+            return Ok(Ok(json!({
+                "active": true,
+                "token_type": "access_token",
+                "sub": access.account_id,
+                "client_id": access.client_id,
+                "scope": access.scopes.join(" "),
+                "iss": self.settings.issuer,
+            })));
+        }
+        let hash = self.refresh_hash(token);
+        let refresh = rows::refresh(&mut *self.db.conn().await?, &hash).await?;
+        let grant = match &refresh {
+            Some((grant_id, _, _)) => rows::grant(&mut *self.db.conn().await?, grant_id).await?,
+            None => None,
+        };
+        if let (Some((_, expires_at, None)), Some(grant)) = (refresh, grant)
+            && expires_at > to_micros(now)
+            && grant.revoked_at.is_none()
+            && grant.client_id == client.id
+        {
+            return Ok(Ok(json!({
+                "active": true,
+                "token_type": "refresh_token",
+                "sub": grant.account_id,
+                "client_id": grant.client_id,
+                "scope": serde_json::from_str::<Vec<String>>(&grant.scopes).unwrap_or_default().join(" "),
+                "exp": expires_at / 1_000_000,
+                "iss": self.settings.issuer,
+            })));
+        }
+        Ok(Ok(inactive))
+    }
+
+    /// The services the person signed in to: (client id, name, attribute words, granted,
+    /// last used).
+    pub async fn linked_services(&self, account_id: &str) -> Result<Vec<LinkedService>, OidcError> {
+        let found = rows::linked_services(&mut *self.db.conn().await?, account_id).await?;
+        Ok(found
+            .into_iter()
+            .map(|(client_id, name, scopes, granted, used)| {
+                let scopes: Vec<String> = serde_json::from_str(&scopes).unwrap_or_default();
+                LinkedService {
+                    client_id,
+                    name,
+                    attributes: SCOPES
+                        .iter()
+                        .filter(|(k, _)| *k != "openid" && scopes.iter().any(|s| s == k))
+                        .map(|(_, w)| *w)
+                        .collect(),
+                    granted_at: from_micros(granted),
+                    last_used_at: from_micros(used),
+                }
+            })
+            .collect())
+    }
+
+    /// Unlinks a service: its consent and every grant end (the next sign-in asks again).
+    pub async fn unlink(
+        &self,
+        account_id: &str,
+        client_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, OidcError> {
+        let now_us = to_micros(now);
+        let mut tx = self.db.begin().await?;
+        let had = rows::revoke_consent(&mut tx, account_id, client_id, now_us).await?;
+        rows::revoke_account_grants(&mut tx, account_id, Some(client_id), now_us).await?;
+        tx.commit().await.map_err(store::StoreError::from)?;
+        Ok(had)
+    }
+
+    /// Checks an access token: our signature with a published key, not expired, issued
+    /// by us, and its grant not revoked.
+    pub async fn check_access_token(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AccessToken>, OidcError> {
+        let Some(claims) = self.verify_jwt(token, "at+jwt", now).await? else { return Ok(None) };
+        let field = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_owned);
+        let (Some(sub), Some(client_id), Some(grant_id)) =
+            (field("sub"), field("client_id"), field("sid"))
+        else {
+            return Ok(None);
+        };
+        if field("iss").as_deref() != Some(self.settings.issuer.as_str()) {
+            return Ok(None);
+        }
+        if !rows::grant_live(&mut *self.db.conn().await?, &grant_id).await? {
+            return Ok(None);
+        }
+        let scopes =
+            field("scope").unwrap_or_default().split_whitespace().map(str::to_owned).collect();
+        Ok(Some(AccessToken { account_id: sub, client_id, scopes, grant_id }))
+    }
+}

@@ -1,0 +1,185 @@
+//! `uslugi clients …` and `uslugi oidc rotate-keys`: relying parties of the OpenID Connect
+//! provider and its signing keys. Client secrets are printed once.
+
+use std::sync::Arc;
+
+use clap::Subcommand;
+use domain::Clock as _;
+use oidc::clients::{ClientKind, NewClient};
+
+use crate::clock::SystemClock;
+use crate::server::{open_database, open_vault};
+use crate::settings::{Mode, Settings};
+use crate::staff_cli::Database;
+
+#[derive(Subcommand, Debug)]
+pub enum ClientsCommand {
+    /// Register a relying party; prints the client secret of a confidential client once
+    Add {
+        #[command(flatten)]
+        db: Database,
+        /// client_id: lower-case latin letters, digits, - _ . (3–64)
+        #[arg(long)]
+        id: String,
+        /// The service's name, as the consent screen shows it
+        #[arg(long)]
+        name: String,
+        /// confidential (a server keeping a secret) or public (an app; PKCE only)
+        #[arg(long, default_value = "confidential")]
+        kind: String,
+        /// An allowed redirect URI (exact match); repeat for more
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+        /// Where RP-initiated logout may return; repeat for more
+        #[arg(long = "post-logout-uri")]
+        post_logout_uris: Vec<String>,
+        /// Allowed scopes, comma-separated (openid is required)
+        #[arg(long, default_value = "openid,fullname")]
+        scopes: String,
+        /// The minimum account level: simplified, standard or confirmed
+        #[arg(long, default_value = "simplified")]
+        min_level: String,
+    },
+    /// List the relying parties
+    List(Database),
+    /// Remove a relying party
+    Remove {
+        #[command(flatten)]
+        db: Database,
+        id: String,
+    },
+    /// Issue a new client secret (the old one stops working); printed once
+    RotateSecret {
+        #[command(flatten)]
+        db: Database,
+        id: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OidcCommand {
+    /// Make a new signing key; the old one stays published until its tokens expire
+    RotateKeys(Database),
+}
+
+/// What to do, once settings are loaded.
+#[derive(Debug)]
+pub enum ClientsAction {
+    /// The registration, and `--kind` as typed (checked when run).
+    Add(Box<NewClient>, String),
+    List,
+    Remove(String),
+    RotateSecret(String),
+    RotateKeys,
+}
+
+impl ClientsCommand {
+    pub fn split(self) -> (ClientsAction, Database) {
+        match self {
+            Self::Add {
+                db,
+                id,
+                name,
+                kind,
+                redirect_uris,
+                post_logout_uris,
+                scopes,
+                min_level,
+            } => {
+                let new = NewClient {
+                    id,
+                    name,
+                    kind: ClientKind::Confidential,
+                    redirect_uris,
+                    post_logout_redirect_uris: post_logout_uris,
+                    scopes: scopes
+                        .split(',')
+                        .map(|s| s.trim().to_owned())
+                        .filter(|s| !s.is_empty())
+                        .collect(),
+                    min_level,
+                    allow_http: false,
+                };
+                (ClientsAction::Add(Box::new(new), kind), db)
+            }
+            Self::List(db) => (ClientsAction::List, db),
+            Self::Remove { db, id } => (ClientsAction::Remove(id), db),
+            Self::RotateSecret { db, id } => (ClientsAction::RotateSecret(id), db),
+        }
+    }
+}
+
+impl OidcCommand {
+    pub fn split(self) -> (ClientsAction, Database) {
+        match self {
+            Self::RotateKeys(db) => (ClientsAction::RotateKeys, db),
+        }
+    }
+}
+
+fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |f| f.to_uppercase().chain(chars).collect())
+}
+
+pub async fn run(settings: &Settings, action: ClientsAction) -> anyhow::Result<()> {
+    let vault = Arc::new(open_vault(settings)?);
+    let db = open_database(settings).await?;
+    let provider = oidc::Provider::new(
+        db,
+        vault,
+        oidc::ProviderSettings::new(&settings.base_url(settings.listen)),
+    );
+    let now = SystemClock.now();
+    let refusal = |e: oidc::OidcError| anyhow::anyhow!(sentence(&e.to_string()));
+    match action {
+        ClientsAction::Add(mut new, kind) => {
+            new.kind = match kind.as_str() {
+                "confidential" => ClientKind::Confidential,
+                "public" => ClientKind::Public,
+                _ => anyhow::bail!("--kind: одно из: confidential, public"),
+            };
+            // Development allows http:// redirect URIs (local relying parties).
+            new.allow_http = settings.mode == Mode::Dev;
+            let (client, secret) = provider.add_client(&new, now).await.map_err(refusal)?;
+            println!("Клиент зарегистрирован: {} («{}»), {}.", client.id, client.name, client.kind);
+            if let Some(secret) = secret {
+                println!("client_secret (показывается один раз): {secret}");
+            }
+        }
+        ClientsAction::List => {
+            let list = provider.clients().await.map_err(refusal)?;
+            if list.is_empty() {
+                println!(
+                    "Клиентов нет. Добавьте: uslugi clients add --id … --name … --redirect-uri …"
+                );
+            }
+            for c in list {
+                println!(
+                    "{}\t{}\t{}\tуровень от {}\t{}\t{}",
+                    c.id,
+                    c.name,
+                    c.kind,
+                    c.min_level,
+                    c.scopes.join(","),
+                    c.redirect_uris.join(" ")
+                );
+            }
+        }
+        ClientsAction::Remove(id) => {
+            provider.remove_client(&id, now).await.map_err(refusal)?;
+            println!("Клиент {id} удалён.");
+        }
+        ClientsAction::RotateSecret(id) => {
+            let secret = provider.rotate_client_secret(&id, now).await.map_err(refusal)?;
+            println!("Новый client_secret для {id} (показывается один раз): {secret}");
+        }
+        ClientsAction::RotateKeys => {
+            let kid = provider.rotate_keys(now).await.map_err(refusal)?;
+            println!(
+                "Новый ключ подписи: {kid}. Прежний остаётся в JWKS, пока действуют его токены."
+            );
+        }
+    }
+    Ok(())
+}
