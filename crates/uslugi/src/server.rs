@@ -171,6 +171,7 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
             vault.clone(),
             oidc::ProviderSettings::new(&settings.base_url(addr)),
         ),
+        oidc_allow_http: settings.mode == crate::settings::Mode::Dev,
     };
     let eis_app = crate::eis_cli::dev_app(settings, &state.oidc, clock.clone()).await;
     let app = web::router(state);

@@ -9,6 +9,7 @@ mod api;
 mod assets;
 pub mod bank;
 mod centers;
+mod clients_admin;
 mod confirm;
 mod dev;
 mod error;
@@ -55,6 +56,9 @@ pub struct AppState {
     pub banks: identity::bank::Banks,
     /// The OpenID Connect provider («Войти через Госуслуги»).
     pub oidc: oidc::Provider,
+    /// Clients registered on the admin page may use `http://` redirect URIs (development,
+    /// as `uslugi clients add` allows there).
+    pub oidc_allow_http: bool,
 }
 
 /// The whole HTTP application: routes and the layers around them.
@@ -71,6 +75,7 @@ pub fn router(state: AppState) -> Router {
         .merge(letter::routes())
         .merge(centers::routes())
         .merge(staff::routes())
+        .merge(clients_admin::routes())
         .merge(activate::routes())
         .nest("/api/v1", centers::api_routes())
         .nest("/api/v1", activate::api_routes())

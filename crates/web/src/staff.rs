@@ -193,6 +193,8 @@ pub struct StaffChrome {
     pub name: Option<String>,
     pub role: &'static str,
     pub operator: bool,
+    /// Administrators see the pages of the platform's settings (OIDC clients).
+    pub admin: bool,
 }
 
 impl StaffChrome {
@@ -202,6 +204,7 @@ impl StaffChrome {
             name: Some(session.staff.short_name()),
             role: session.staff.role.label(),
             operator: session.staff.role == StaffRole::Operator,
+            admin: session.staff.role == StaffRole::Admin,
         }
     }
 }

@@ -13,6 +13,7 @@ mod api;
 mod bank;
 mod browser;
 mod cli;
+mod clients_admin;
 mod documents;
 mod eis;
 mod letter;

@@ -12,11 +12,11 @@ use crate::accounts::PASSWORD;
 use crate::support::{TestApp, on_both_backends};
 
 const BIN: &str = env!("CARGO_BIN_EXE_uslugi");
-const STAFF_PASSWORD: &str = "Рабочий-Стол-2026!";
+pub const STAFF_PASSWORD: &str = "Рабочий-Стол-2026!";
 
 /// `uslugi staff …` against the app's database and data directory → (exit code, stdout,
 /// stderr).
-fn cli(app: &TestApp, args: &[&str]) -> (i32, String, String) {
+pub fn cli(app: &TestApp, args: &[&str]) -> (i32, String, String) {
     let mut cmd = Command::new(BIN);
     cmd.current_dir(&app.dir).env_remove("RUST_LOG");
     for key in uslugi::settings::KEYS {
@@ -34,7 +34,7 @@ fn cli(app: &TestApp, args: &[&str]) -> (i32, String, String) {
 }
 
 /// The one-time password a CLI command printed.
-fn printed_password(stdout: &str) -> String {
+pub fn printed_password(stdout: &str) -> String {
     stdout
         .split_whitespace()
         .find(|w| w.len() == 14 && w.matches('-').count() == 2)
@@ -86,6 +86,11 @@ pub async fn staff_login<'a>(
 }
 
 impl StaffClient<'_> {
+    /// The `Cookie` header this client sends.
+    pub fn cookie(&self) -> &str {
+        &self.cookie
+    }
+
     pub async fn get(&self, path: &str) -> Answer {
         let r = self.app.http.get(self.app.url(path)).header("cookie", &self.cookie).send().await;
         answer(r.unwrap()).await
@@ -119,7 +124,7 @@ pub async fn staff_ready<'a>(app: &'a TestApp, login: &str, one_time: &str) -> S
 }
 
 /// The demo staff member with `login`.
-fn demo(app: &TestApp, login: &str) -> String {
+pub fn demo(app: &TestApp, login: &str) -> String {
     app.demo_staff().into_iter().find(|s| s.login == login).unwrap().password
 }
 
