@@ -347,4 +347,48 @@ mod chromium {
             browser.close().await;
         }
     }
+
+    on_both_backends! {
+        async fn a_person_unlinks_eis_in_the_cabinet_and_is_asked_to_consent_again_in_chromium(app) {
+            let phone = "+79161112288";
+            app.register(phone).await;
+            let eis = start_eis(&app).await;
+            let browser = Browser::start().await;
+            let c = &browser.client;
+
+            // Signed in to ЕИС through the portal, with consent.
+            c.goto(&eis.url("/")).await.unwrap();
+            click_to_next_page(c, Locator::Id("login")).await;
+            fill(c, "field-login", phone).await;
+            fill(c, "field-password", PASSWORD).await;
+            click_to_next_page(c, Locator::Css("#login-form button[type=submit]")).await;
+            c.wait().for_element(Locator::Id("consent")).await.unwrap();
+            click_to_next_page(c, Locator::Id("consent-allow")).await;
+            let greeting = c.wait().for_element(Locator::Id("greeting")).await.unwrap();
+            assert_eq!(greeting.text().await.unwrap(), "Здравствуйте, Анна");
+            click_to_next_page(c, Locator::Id("logout")).await;
+
+            // The cabinet lists ЕИС; «Отвязать» with the password removes it.
+            c.goto(&app.url("/cabinet/services")).await.unwrap();
+            let card = c.wait().for_element(Locator::Css("li[data-client='eis']")).await.unwrap();
+            assert!(card.text().await.unwrap().contains("ЕИС — закупки"));
+            fill(c, "unlink-eis", PASSWORD).await;
+            click_to_next_page(c, Locator::Css("li[data-client='eis'] button[type=submit]")).await;
+            let notice = c.wait().for_element(Locator::Id("services-notice")).await.unwrap();
+            assert!(notice.text().await.unwrap().contains("Сервис отвязан"));
+            c.find(Locator::Id("services-empty")).await.unwrap();
+            assert!(c.find(Locator::Css("li[data-client='eis']")).await.is_err(), "gone from the list");
+
+            // Signing in to ЕИС again (still signed in at the portal) asks for consent again.
+            c.goto(&eis.url("/")).await.unwrap();
+            click_to_next_page(c, Locator::Id("login")).await;
+            let consent = c.wait().for_element(Locator::Id("consent")).await.unwrap();
+            assert!(consent.text().await.unwrap().contains("СНИЛС"));
+            assert!(c.current_url().await.unwrap().as_str().starts_with(&app.base));
+            click_to_next_page(c, Locator::Id("consent-allow")).await;
+            let greeting = c.wait().for_element(Locator::Id("greeting")).await.unwrap();
+            assert_eq!(greeting.text().await.unwrap(), "Здравствуйте, Анна");
+            browser.close().await;
+        }
+    }
 }
