@@ -446,14 +446,16 @@ async fn login_form(
     } else {
         None
     };
+    // A relying party may name who signs in (`login_hint`): it only pre-fills the field.
+    let (csp, hint) = crate::oidc_routes::sign_in_page_context(&state, &headers).await;
     let page = LoginPage {
         chrome: viewer.chrome("login"),
-        login: String::new(),
+        login: hint.unwrap_or_default(),
         error: None,
         notice,
         captcha,
     };
-    Ok((crate::oidc_routes::sign_in_csp(&state, &headers).await, page).into_response())
+    Ok((csp, page).into_response())
 }
 
 async fn login_submit(

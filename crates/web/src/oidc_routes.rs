@@ -275,11 +275,32 @@ pub(crate) async fn sign_in_csp(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Option<[(header::HeaderName, HeaderValue); 1]> {
+    waiting_request(state, headers).await.map(|r| consent_csp(&r.redirect_uri))
+}
+
+/// The relying party's request waiting in the return cookie, if the provider accepts it.
+async fn waiting_request(state: &AppState, headers: &HeaderMap) -> Option<AuthRequest> {
     let back = crate::session::return_to(headers, state.secure_cookies)?;
     let uri: Uri = back.parse().ok()?;
     let Query(params) = Query::<AuthorizeParams>::try_from_uri(&uri).ok()?;
-    let request = state.oidc.authorize_request(&params).await.ok()?.ok()?;
-    Some(consent_csp(&request.redirect_uri))
+    state.oidc.authorize_request(&params).await.ok()?.ok()
+}
+
+/// The sign-in page's CSP (as [`sign_in_csp`]) and the `login_hint` of the waiting
+/// request, cleaned for pre-filling the login field: trimmed, without control characters,
+/// at most 254 characters (the longest e-mail address). It is only ever typed into the
+/// field for the person to see and change; the sign-in checks whatever is submitted.
+pub(crate) async fn sign_in_page_context(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> (Option<[(header::HeaderName, HeaderValue); 1]>, Option<String>) {
+    let Some(request) = waiting_request(state, headers).await else { return (None, None) };
+    let hint = request.login_hint.as_deref().map(login_prefill).filter(|h| !h.is_empty());
+    (Some(consent_csp(&request.redirect_uri)), hint)
+}
+
+fn login_prefill(hint: &str) -> String {
+    hint.chars().filter(|c| !c.is_control()).take(254).collect::<String>().trim().to_owned()
 }
 
 fn consent_page(request: &AuthRequest, query: &str) -> ConsentPage {

@@ -508,4 +508,53 @@ mod flow {
             assert!(r.text().await.unwrap().contains("Вы вышли"));
         }
     }
+
+    on_both_backends! {
+        async fn a_login_hint_prefills_the_sign_in_form_and_is_escaped(app) {
+            let phone = "+79161112299";
+            app.register(phone).await;
+            register_eis(&app, "ЕИС", &["openid", "fullname"], &[]).await;
+            let base = "/oidc/authorize?response_type=code&client_id=eis&scope=openid&state=s1\
+                        &redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback";
+            let field = "id=\"field-login\" name=\"login\" type=\"text\" value=\"";
+
+            // The hint waits with the request and fills the login field.
+            let b = browser();
+            let r = b.get(app.url(&format!("{base}&login_hint=%2B79161112299"))).send().await.unwrap();
+            assert_eq!(location(&r), "/login");
+            let page = b.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+            assert!(page.contains(&format!("{field}+79161112299\"")), "{page}");
+            // Only filled in: the password is still asked for, and a wrong one refused.
+            let r = b.post(app.url("/login")).form(&[("login", phone), ("password", "Wrong-pass-1!")]).send().await.unwrap();
+            assert_eq!(r.status(), 401);
+            let back = walk(&app, &b, "/login", phone).await;
+            assert!(back.starts_with(CALLBACK), "the request goes on after sign-in: {back}");
+
+            // An e-mail, with spaces around, trimmed.
+            let b = browser();
+            b.get(app.url(&format!("{base}&login_hint=%20anna%40example.ru%20"))).send().await.unwrap();
+            let page = b.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+            assert!(page.contains(&format!("{field}anna@example.ru\"")), "{page}");
+
+            // Markup in the hint is shown as text, never as markup.
+            let b = browser();
+            b.get(app.url(&format!("{base}&login_hint=%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E"))).send().await.unwrap();
+            let page = b.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+            assert!(!page.contains("<script>alert(1)"), "{page}");
+            let at = page.find(field).unwrap() + field.len();
+            let value = page[at..].split('"').next().unwrap();
+            assert!(value.contains("alert(1)") && !value.contains('<') && !value.contains('>'), "{value}");
+
+            // No waiting request, no pre-filling: /login itself takes no hint.
+            let b = browser();
+            let page = b.get(app.url("/login?login_hint=%2B79161112299")).send().await.unwrap().text().await.unwrap();
+            assert!(page.contains(&format!("{field}\"")), "{page}");
+            // Nor does a request the provider refuses (an unknown client).
+            let r = b.get(app.url("/oidc/authorize?response_type=code&client_id=nobody&scope=openid\
+                &redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback&login_hint=%2B79161112299")).send().await.unwrap();
+            assert_eq!(r.status(), 400);
+            let page = b.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+            assert!(page.contains(&format!("{field}\"")), "{page}");
+        }
+    }
 }
