@@ -298,7 +298,7 @@ impl Identity {
 
     /// The documents of an account and where their check stands.
     pub async fn documents(&self, account_id: &str) -> Result<DocumentsView, IdentityError> {
-        let Some(row) = rows::get(&mut *self.db.conn().await?, account_id).await? else {
+        let Some(row) = rows::get(&mut *self.db.read().await?, account_id).await? else {
             return Ok(DocumentsView {
                 status: None,
                 verified: None,

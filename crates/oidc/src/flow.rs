@@ -196,6 +196,42 @@ pub struct AccessToken {
     pub grant_id: String,
 }
 
+/// Access tokens whose signature and issuer were checked, by the SHA-256 of the token,
+/// until they expire. A resource server calls userinfo with the same token many times;
+/// an ES256 verification costs more than the rest of the call. Only the signature check
+/// is remembered: whether the grant still stands is read every time, so a revocation
+/// takes effect at once.
+#[derive(Debug, Default)]
+pub(crate) struct VerifiedTokens(
+    std::sync::Mutex<std::collections::HashMap<[u8; 32], (AccessToken, i64)>>,
+);
+
+/// At most this many remembered tokens (about 200 bytes each).
+const VERIFIED_MAX: usize = 50_000;
+
+impl VerifiedTokens {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<[u8; 32], (AccessToken, i64)>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn get(&self, key: &[u8; 32], now: i64) -> Option<AccessToken> {
+        self.lock().get(key).filter(|(_, exp)| *exp > now).map(|(token, _)| token.clone())
+    }
+
+    fn put(&self, key: [u8; 32], token: AccessToken, exp: i64, now: i64) {
+        let mut map = self.lock();
+        if map.len() >= VERIFIED_MAX {
+            map.retain(|_, (_, e)| *e > now);
+            if map.len() >= VERIFIED_MAX {
+                map.clear();
+            }
+        }
+        map.insert(key, (token, exp));
+    }
+}
+
 fn pkce_s256(verifier: &str) -> String {
     B64URL.encode(Sha256::digest(verifier.as_bytes()))
 }
@@ -449,7 +485,13 @@ impl Provider {
             used_at: None,
             grant_id: None,
         };
-        rows::insert_code(&mut *self.db.conn().await?, &row).await?;
+        let mut conn = self.db.conn().await?;
+        rows::insert_code(&mut conn, &row).await?;
+        // Housekeeping: a used code is kept a day past its expiry so that its replay still
+        // revokes what it gave; a refresh token until it expires.
+        let now_us = to_micros(now);
+        rows::purge_expired(&mut conn, to_micros(now - Duration::days(1)), now_us).await?;
+        drop(conn);
         Ok(request.answer(&self.settings.issuer, &[("code", &code)]))
     }
 
@@ -507,8 +549,26 @@ impl Provider {
         if !rows::use_code(&mut tx, &hash, &grant_id, now_us).await? {
             return Ok(Err(token_error("invalid_grant", "the code was already used")));
         }
-        rows::insert_grant(&mut tx, &grant_id, &client.id, &row.account_id, &row.scopes, now_us)
-            .await?;
+        rows::insert_grant(
+            &mut tx,
+            &grant_id,
+            &client.id,
+            &row.account_id,
+            &row.scopes,
+            &row.acr,
+            now_us,
+        )
+        .await?;
+        let refresh = Self::new_refresh();
+        let refresh_expires = to_micros(now + self.settings.refresh_token_ttl);
+        rows::insert_refresh(
+            &mut tx,
+            &self.refresh_hash(&refresh),
+            &grant_id,
+            now_us,
+            refresh_expires,
+        )
+        .await?;
         rows::touch_consent(&mut tx, &row.account_id, &client.id, now_us).await?;
         let issued = Issue {
             grant_id: &grant_id,
@@ -519,19 +579,20 @@ impl Provider {
             auth_time: from_micros(row.auth_time),
             nonce: row.nonce.as_deref(),
         };
-        let tokens = self.issue_tokens(&mut tx, &key, &issued, now).await?;
+        let tokens = self.sign_tokens(&key, &issued, refresh, now);
         tx.commit().await.map_err(store::StoreError::from)?;
         Ok(Ok(tokens))
     }
 
-    /// Signs the access and ID tokens of a grant and a fresh refresh token.
-    async fn issue_tokens(
+    /// Signs the access and ID tokens of a grant; `refresh` is the new refresh token,
+    /// stored by the caller in the same commit that uses up the code or the old token.
+    fn sign_tokens(
         &self,
-        conn: &mut store::Conn,
         key: &crate::keys::ActiveKey,
         i: &Issue<'_>,
+        refresh: String,
         now: DateTime<Utc>,
-    ) -> Result<TokenResponse, OidcError> {
+    ) -> TokenResponse {
         let issuer = &self.settings.issuer;
         let access_exp = now + self.settings.access_token_ttl;
         let access_token = key.sign(
@@ -566,24 +627,20 @@ impl Provider {
         if let (Some(nonce), Some(map)) = (i.nonce, id.as_object_mut()) {
             map.insert("nonce".into(), Value::String(nonce.to_owned()));
         }
-        let bytes: [u8; 32] = rand::random();
-        let refresh = B64URL.encode(bytes);
-        rows::insert_refresh(
-            conn,
-            &self.refresh_hash(&refresh),
-            i.grant_id,
-            to_micros(now),
-            to_micros(now + self.settings.refresh_token_ttl),
-        )
-        .await?;
-        Ok(TokenResponse {
+        TokenResponse {
             access_token,
             token_type: "Bearer",
             expires_in: self.settings.access_token_ttl.num_seconds(),
             id_token: key.sign("JWT", &id),
             refresh_token: refresh,
             scope: i.scopes.join(" "),
-        })
+        }
+    }
+
+    /// A fresh refresh token (256 random bits).
+    fn new_refresh() -> String {
+        let bytes: [u8; 32] = rand::random();
+        B64URL.encode(bytes)
     }
 
     fn refresh_hash(&self, token: &str) -> String {
@@ -615,44 +672,50 @@ impl Provider {
         };
         let hash = self.refresh_hash(refresh_token);
         let now_us = to_micros(now);
-        let Some((grant_id, expires_at, used_at)) =
-            rows::refresh(&mut *self.db.conn().await?, &hash).await?
+        // One read, from a reader: the rotation below is a compare-and-set, so a token
+        // used in between is caught there.
+        let Some(found) = rows::refresh_with_grant(&mut *self.db.read().await?, &hash).await?
         else {
             return Ok(Err(token_error("invalid_grant", "unknown refresh token")));
         };
-        let Some(grant) = rows::grant(&mut *self.db.conn().await?, &grant_id).await? else {
-            return Ok(Err(token_error("invalid_grant", "unknown refresh token")));
-        };
+        let grant = found.grant;
         if grant.client_id != client.id {
             return Ok(Err(token_error("invalid_grant", "the token was issued to another client")));
         }
         let replayed = || async {
-            rows::revoke_grant(&mut *self.db.conn().await?, &grant_id, now_us).await?;
+            rows::revoke_grant(&mut *self.db.conn().await?, &grant.id, now_us).await?;
             Ok::<_, OidcError>(Err(token_error(
                 "invalid_grant",
                 "the refresh token was already used: the grant is revoked",
             )))
         };
-        if used_at.is_some() {
+        if found.used_at.is_some() {
             return replayed().await;
         }
         if grant.revoked_at.is_some() {
             return Ok(Err(token_error("invalid_grant", "the grant was revoked")));
         }
-        if expires_at <= now_us {
+        if found.expires_at <= now_us {
             return Ok(Err(token_error("invalid_grant", "the refresh token has expired")));
         }
         let scopes: Vec<String> = serde_json::from_str(&grant.scopes).unwrap_or_default();
-        let acr = self.grant_acr(&grant_id).await?;
+        let acr = grant.acr.clone().unwrap_or_else(|| acr_of("simplified"));
         let key = self.signing_key(now).await?;
-        // Using up the old token and storing the new one commit together.
-        let mut tx = self.db.begin().await?;
-        if !rows::use_refresh(&mut tx, &hash, now_us).await? {
-            drop(tx);
+        // Using up the old token and storing the new one commit together, grouped with
+        // other rotations into one durable commit.
+        let refresh = Self::new_refresh();
+        let rotation = rows::Rotation {
+            old_hash: hash,
+            new_hash: self.refresh_hash(&refresh),
+            grant_id: grant.id.clone(),
+            now: now_us,
+            expires_at: to_micros(now + self.settings.refresh_token_ttl),
+        };
+        if !self.rotations().submit(rotation).await? {
             return replayed().await;
         }
         let issued = Issue {
-            grant_id: &grant_id,
+            grant_id: &grant.id,
             client_id: &client.id,
             account_id: &grant.account_id,
             scopes: &scopes,
@@ -660,15 +723,14 @@ impl Provider {
             auth_time: from_micros(grant.created_at),
             nonce: None,
         };
-        let tokens = self.issue_tokens(&mut tx, &key, &issued, now).await?;
-        tx.commit().await.map_err(store::StoreError::from)?;
-        Ok(Ok(tokens))
+        Ok(Ok(self.sign_tokens(&key, &issued, refresh, now)))
     }
 
-    async fn grant_acr(&self, grant_id: &str) -> Result<String, OidcError> {
-        Ok(rows::code_of_grant(&mut *self.db.conn().await?, grant_id)
-            .await?
-            .unwrap_or_else(|| acr_of("simplified")))
+    /// The writer that groups refresh-token rotations into shared commits (started on
+    /// first use, inside the server's runtime).
+    fn rotations(&self) -> &store::batch::GroupCommit<rows::Rotation, bool> {
+        self.rotations
+            .get_or_init(|| store::batch::GroupCommit::start(self.db.clone(), rows::rotate_refresh))
     }
 
     /// RFC 7009: revokes the grant behind an access or refresh token of this client.
@@ -701,9 +763,9 @@ impl Provider {
         if let Some(claims) = self.verify_jwt(token, "at+jwt", now).await? {
             return Ok(claims["sid"].as_str().map(str::to_owned));
         }
-        Ok(rows::refresh(&mut *self.db.conn().await?, &self.refresh_hash(token))
+        Ok(rows::refresh_with_grant(&mut *self.db.read().await?, &self.refresh_hash(token))
             .await?
-            .map(|(g, _, _)| g))
+            .map(|r| r.grant.id))
     }
 
     /// RFC 7662: what a token of this client is, for a resource server.
@@ -732,12 +794,8 @@ impl Provider {
             })));
         }
         let hash = self.refresh_hash(token);
-        let refresh = rows::refresh(&mut *self.db.conn().await?, &hash).await?;
-        let grant = match &refresh {
-            Some((grant_id, _, _)) => rows::grant(&mut *self.db.conn().await?, grant_id).await?,
-            None => None,
-        };
-        if let (Some((_, expires_at, None)), Some(grant)) = (refresh, grant)
+        let found = rows::refresh_with_grant(&mut *self.db.read().await?, &hash).await?;
+        if let Some(rows::RefreshRow { expires_at, used_at: None, grant }) = found
             && expires_at > to_micros(now)
             && grant.revoked_at.is_none()
             && grant.client_id == client.id
@@ -800,21 +858,35 @@ impl Provider {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<AccessToken>, OidcError> {
-        let Some(claims) = self.verify_jwt(token, "at+jwt", now).await? else { return Ok(None) };
-        let field = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_owned);
-        let (Some(sub), Some(client_id), Some(grant_id)) =
-            (field("sub"), field("client_id"), field("sid"))
-        else {
-            return Ok(None);
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let access = match self.verified.get(&key, now.timestamp()) {
+            Some(access) => access,
+            None => {
+                let Some(claims) = self.verify_jwt(token, "at+jwt", now).await? else {
+                    return Ok(None);
+                };
+                let field = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_owned);
+                let (Some(sub), Some(client_id), Some(grant_id), Some(exp)) =
+                    (field("sub"), field("client_id"), field("sid"), claims["exp"].as_i64())
+                else {
+                    return Ok(None);
+                };
+                if field("iss").as_deref() != Some(self.settings.issuer.as_str()) {
+                    return Ok(None);
+                }
+                let scopes = field("scope")
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect();
+                let access = AccessToken { account_id: sub, client_id, scopes, grant_id };
+                self.verified.put(key, access.clone(), exp, now.timestamp());
+                access
+            }
         };
-        if field("iss").as_deref() != Some(self.settings.issuer.as_str()) {
+        if !rows::grant_live(&mut *self.db.read().await?, &access.grant_id).await? {
             return Ok(None);
         }
-        if !rows::grant_live(&mut *self.db.conn().await?, &grant_id).await? {
-            return Ok(None);
-        }
-        let scopes =
-            field("scope").unwrap_or_default().split_whitespace().map(str::to_owned).collect();
-        Ok(Some(AccessToken { account_id: sub, client_id, scopes, grant_id }))
+        Ok(Some(access))
     }
 }

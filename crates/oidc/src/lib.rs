@@ -81,11 +81,20 @@ pub struct Provider {
     vault: Arc<Vault>,
     settings: Arc<ProviderSettings>,
     keys: Arc<std::sync::RwLock<keys::KeyCache>>,
+    rotations: Arc<std::sync::OnceLock<store::batch::GroupCommit<store::oidc::Rotation, bool>>>,
+    verified: Arc<flow::VerifiedTokens>,
 }
 
 impl Provider {
     pub fn new(db: Db, vault: Arc<Vault>, settings: ProviderSettings) -> Self {
-        Self { db, vault, settings: Arc::new(settings), keys: Arc::default() }
+        Self {
+            db,
+            vault,
+            settings: Arc::new(settings),
+            keys: Arc::default(),
+            rotations: Arc::default(),
+            verified: Arc::default(),
+        }
     }
 
     pub fn settings(&self) -> &ProviderSettings {

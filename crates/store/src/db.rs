@@ -81,10 +81,17 @@ impl Default for DbOptions {
     }
 }
 
+/// How many read-only SQLite connections serve [`Db::read`].
+const READERS: u32 = 4;
+
 /// The database: a pool plus the knowledge of which backend it is.
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: AnyPool,
+    /// SQLite only: read-only connections beside the one writer. In WAL mode readers see
+    /// the last commit and never wait for the writer, so hot read paths (token checks,
+    /// userinfo) do not queue behind a commit's fsync. PostgreSQL reads from `pool`.
+    reader: Option<AnyPool>,
     backend: Backend,
 }
 
@@ -118,9 +125,13 @@ impl Db {
             Backend::Sqlite => (1, options.acquire_timeout.max(Duration::from_secs(30))),
             Backend::Postgres => (options.max_connections, options.acquire_timeout),
         };
+        // A pooled SQLite connection is a file handle, not a network peer: pinging it
+        // before every use only adds a round trip to its worker thread.
+        let ping = backend == Backend::Postgres;
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(acquire_timeout)
+            .test_before_acquire(ping)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -131,9 +142,29 @@ impl Db {
                     Ok(())
                 })
             })
-            .connect_with(connect)
+            .connect_with(connect.clone())
             .await?;
-        Ok(Self { pool, backend })
+        // An in-memory SQLite database is private to its connection: no readers beside it.
+        let reader = if backend == Backend::Sqlite && !url.contains(":memory:") {
+            Some(
+                AnyPoolOptions::new()
+                    .max_connections(READERS)
+                    .acquire_timeout(acquire_timeout)
+                    .test_before_acquire(false)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute("PRAGMA query_only = ON").await?;
+                            conn.execute("PRAGMA cache_size = -16384").await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(connect)
+                    .await?,
+            )
+        } else {
+            None
+        };
+        Ok(Self { pool, reader, backend })
     }
 
     /// Applies pending migrations; refuses a database that has migrations this build
@@ -174,6 +205,14 @@ impl Db {
         Ok(self.pool.acquire().await?)
     }
 
+    /// A connection for reads that need no transaction and may see the last committed
+    /// state (they never see a transaction still open elsewhere). On SQLite it comes from
+    /// the read-only pool, so it may be held while a transaction is open; on PostgreSQL
+    /// it is an ordinary pooled connection.
+    pub async fn read(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
+        Ok(self.reader.as_ref().unwrap_or(&self.pool).acquire().await?)
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }
@@ -183,6 +222,9 @@ impl Db {
     }
 
     pub async fn close(&self) {
+        if let Some(reader) = &self.reader {
+            reader.close().await;
+        }
         self.pool.close().await;
     }
 }

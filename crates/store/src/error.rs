@@ -15,6 +15,8 @@ pub enum StoreError {
     NewerSchema(i64),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("a grouped commit failed: {0}")]
+    Batch(String),
 }
 
 impl From<sqlx::migrate::MigrateError> for StoreError {

@@ -101,8 +101,9 @@ pub async fn count_accounts(db: &Db) -> Result<i64, StoreError> {
     Ok(row.try_get("n")?)
 }
 
+/// From a reader (the last committed state; see [`Db::read`]).
 pub async fn get_account(db: &Db, id: &str) -> Result<Option<AccountRow>, StoreError> {
-    account_in(&mut *db.conn().await?, id).await
+    account_in(&mut *db.read().await?, id).await
 }
 
 /// [`get_account`] on a given connection (inside a transaction).
@@ -239,8 +240,9 @@ pub async fn contact_by_index(
     Ok(row.as_ref().map(contact).transpose()?)
 }
 
+/// From a reader (the last committed state; see [`Db::read`]).
 pub async fn contacts_of(db: &Db, account_id: &str) -> Result<Vec<ContactRow>, StoreError> {
-    contacts_in(&mut *db.conn().await?, account_id).await
+    contacts_in(&mut *db.read().await?, account_id).await
 }
 
 /// [`contacts_of`] on a given connection (inside a transaction).

@@ -8,6 +8,7 @@
 //! Only this crate knows SQL.
 
 pub mod banks;
+pub mod batch;
 mod db;
 pub mod documents;
 mod error;

@@ -318,16 +318,18 @@ pub async fn insert_grant(
     client_id: &str,
     account_id: &str,
     scopes: &str,
+    acr: &str,
     now: i64,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO oidc_grants (id, client_id, account_id, scopes, created_at) \
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO oidc_grants (id, client_id, account_id, scopes, acr, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(id)
     .bind(client_id)
     .bind(account_id)
     .bind(scopes)
+    .bind(acr)
     .bind(now)
     .execute(conn)
     .await?;
@@ -363,27 +365,107 @@ pub struct GrantRow {
     pub client_id: String,
     pub account_id: String,
     pub scopes: String,
+    /// The level the grant was given at (`None` only for grants older than the column).
+    pub acr: Option<String>,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
 }
 
-pub async fn grant(conn: &mut Conn, id: &str) -> Result<Option<GrantRow>, StoreError> {
-    let row = sqlx::query(
-        "SELECT id, client_id, account_id, scopes, created_at, revoked_at FROM oidc_grants \
-         WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(conn)
-    .await?;
-    let Some(r) = row else { return Ok(None) };
-    Ok(Some(GrantRow {
+fn grant_row(r: &AnyRow) -> Result<GrantRow, sqlx::Error> {
+    Ok(GrantRow {
         id: r.try_get("id")?,
         client_id: r.try_get("client_id")?,
         account_id: r.try_get("account_id")?,
         scopes: r.try_get("scopes")?,
+        acr: r.try_get("acr")?,
         created_at: r.try_get("created_at")?,
         revoked_at: r.try_get("revoked_at")?,
+    })
+}
+
+pub async fn grant(conn: &mut Conn, id: &str) -> Result<Option<GrantRow>, StoreError> {
+    let row = sqlx::query(
+        "SELECT id, client_id, account_id, scopes, acr, created_at, revoked_at \
+         FROM oidc_grants WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.as_ref().map(grant_row).transpose()?)
+}
+
+/// A refresh token with the grant it belongs to, read in one statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshRow {
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub grant: GrantRow,
+}
+
+pub async fn refresh_with_grant(
+    conn: &mut Conn,
+    token_hash: &str,
+) -> Result<Option<RefreshRow>, StoreError> {
+    let row = sqlx::query(
+        "SELECT r.expires_at, r.used_at, g.id, g.client_id, g.account_id, g.scopes, g.acr, \
+         g.created_at, g.revoked_at FROM oidc_refresh_tokens r \
+         JOIN oidc_grants g ON g.id = r.grant_id WHERE r.token_hash = $1",
+    )
+    .bind(token_hash)
+    .fetch_optional(conn)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    Ok(Some(RefreshRow {
+        expires_at: r.try_get("expires_at")?,
+        used_at: r.try_get("used_at")?,
+        grant: grant_row(&r)?,
     }))
+}
+
+/// One rotation of a refresh token: the old one used up, the new one stored.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    pub old_hash: String,
+    pub new_hash: String,
+    pub grant_id: String,
+    pub now: i64,
+    pub expires_at: i64,
+}
+
+/// Applies a [`Rotation`] inside a (group) transaction; false, with nothing written, when
+/// the old token was used already (a replay, or a race between two uses).
+pub fn rotate_refresh<'c>(
+    conn: &'c mut Conn,
+    r: &'c Rotation,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, StoreError>> + Send + 'c>> {
+    Box::pin(async move {
+        if !use_refresh(conn, &r.old_hash, r.now).await? {
+            return Ok(false);
+        }
+        insert_refresh(conn, &r.new_hash, &r.grant_id, r.now, r.expires_at).await?;
+        Ok(true)
+    })
+}
+
+/// Deletes codes that expired before `codes_before` and refresh tokens that expired
+/// before `refresh_before` (housekeeping). Used ones are kept until then, so a replay is
+/// still recognized (and revokes what they gave).
+pub async fn purge_expired(
+    conn: &mut Conn,
+    codes_before: i64,
+    refresh_before: i64,
+) -> Result<u64, StoreError> {
+    let codes = sqlx::query("DELETE FROM oidc_codes WHERE expires_at < $1")
+        .bind(codes_before)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    let refresh = sqlx::query("DELETE FROM oidc_refresh_tokens WHERE expires_at < $1")
+        .bind(refresh_before)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    Ok(codes + refresh)
 }
 
 pub async fn insert_refresh(
@@ -404,21 +486,6 @@ pub async fn insert_refresh(
     .execute(conn)
     .await?;
     Ok(())
-}
-
-/// A refresh token: (grant id, expires_at, used_at).
-pub async fn refresh(
-    conn: &mut Conn,
-    token_hash: &str,
-) -> Result<Option<(String, i64, Option<i64>)>, StoreError> {
-    let row = sqlx::query(
-        "SELECT grant_id, expires_at, used_at FROM oidc_refresh_tokens WHERE token_hash = $1",
-    )
-    .bind(token_hash)
-    .fetch_optional(conn)
-    .await?;
-    let Some(r) = row else { return Ok(None) };
-    Ok(Some((r.try_get("grant_id")?, r.try_get("expires_at")?, r.try_get("used_at")?)))
 }
 
 /// Uses up a refresh token; false when it was used already (a replay).
@@ -515,15 +582,6 @@ pub async fn revoke_consent(
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
-}
-
-/// The `acr` of the code that created a grant.
-pub async fn code_of_grant(conn: &mut Conn, grant_id: &str) -> Result<Option<String>, StoreError> {
-    let row = sqlx::query("SELECT acr FROM oidc_codes WHERE grant_id = $1")
-        .bind(grant_id)
-        .fetch_optional(conn)
-        .await?;
-    Ok(row.map(|r| r.try_get("acr")).transpose()?)
 }
 
 // --- pushed authorization requests -------------------------------------------------------
