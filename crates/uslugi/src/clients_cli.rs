@@ -125,11 +125,8 @@ fn sentence(text: &str) -> String {
 pub async fn run(settings: &Settings, action: ClientsAction) -> anyhow::Result<()> {
     let vault = Arc::new(open_vault(settings)?);
     let db = open_database(settings).await?;
-    let provider = oidc::Provider::new(
-        db,
-        vault,
-        oidc::ProviderSettings::new(&settings.base_url(settings.listen)),
-    );
+    let provider =
+        oidc::Provider::new(db, vault, settings.oidc_provider(&settings.base_url(settings.listen)));
     let now = SystemClock.now();
     let refusal = |e: oidc::OidcError| anyhow::anyhow!(sentence(&e.to_string()));
     match action {

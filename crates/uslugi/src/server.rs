@@ -169,7 +169,7 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
         oidc: oidc::Provider::new(
             db.clone(),
             vault.clone(),
-            oidc::ProviderSettings::new(&settings.base_url(addr)),
+            settings.oidc_provider(&settings.base_url(addr)),
         ),
     };
     let eis_app = crate::eis_cli::dev_app(settings, &state.oidc, clock.clone()).await;

@@ -14,7 +14,7 @@ use crate::support::{TestApp, on_both_backends};
 
 const BIN: &str = env!("CARGO_BIN_EXE_uslugi");
 
-fn cli(app: &TestApp, args: &[&str]) -> (i32, String, String) {
+pub(crate) fn cli(app: &TestApp, args: &[&str]) -> (i32, String, String) {
     let mut cmd = Command::new(BIN);
     cmd.current_dir(&app.dir).env_remove("RUST_LOG");
     for key in uslugi::settings::KEYS {
@@ -31,7 +31,7 @@ fn cli(app: &TestApp, args: &[&str]) -> (i32, String, String) {
     )
 }
 
-async fn jwks(app: &TestApp) -> CoreJsonWebKeySet {
+pub(crate) async fn jwks(app: &TestApp) -> CoreJsonWebKeySet {
     let r = app.get("/oidc/jwks").await;
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
@@ -98,7 +98,7 @@ on_both_backends! {
     }
 }
 
-mod flow {
+pub(crate) mod flow {
     use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
     use openidconnect::{
         AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
@@ -110,10 +110,10 @@ mod flow {
     use super::*;
     use crate::accounts::PASSWORD;
 
-    const CALLBACK: &str = "http://127.0.0.1:9/callback";
+    pub(crate) const CALLBACK: &str = "http://127.0.0.1:9/callback";
 
     /// A browser-like client: cookies, no automatic redirects.
-    fn browser() -> reqwest::Client {
+    pub(crate) fn browser() -> reqwest::Client {
         reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
@@ -121,7 +121,7 @@ mod flow {
             .unwrap()
     }
 
-    fn location(r: &reqwest::Response) -> String {
+    pub(crate) fn location(r: &reqwest::Response) -> String {
         r.headers()["location"].to_str().unwrap().to_owned()
     }
 
@@ -141,7 +141,7 @@ mod flow {
         (provider, secret.unwrap())
     }
 
-    fn client(
+    pub(crate) fn client(
         id: &str,
         name: &str,
         scopes: &[&str],
@@ -161,7 +161,12 @@ mod flow {
 
     /// Follows the provider's pages as a person would: sign in if asked, agree if asked;
     /// returns where the provider finally sends the browser back to the client.
-    async fn walk(app: &TestApp, b: &reqwest::Client, start: &str, login: &str) -> String {
+    pub(crate) async fn walk(
+        app: &TestApp,
+        b: &reqwest::Client,
+        start: &str,
+        login: &str,
+    ) -> String {
         let mut url = start.to_owned();
         for _ in 0..8 {
             if url.starts_with(CALLBACK) {
@@ -207,7 +212,7 @@ mod flow {
         panic!("no way back to the client from {start}");
     }
 
-    fn query_param(url: &str, name: &str) -> Option<String> {
+    pub(crate) fn query_param(url: &str, name: &str) -> Option<String> {
         let uri: axum::http::Uri = url.parse().unwrap();
         let axum::extract::Query(map) =
             axum::extract::Query::<std::collections::HashMap<String, String>>::try_from_uri(&uri)
