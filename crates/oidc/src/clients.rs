@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use store::oidc::{self as rows, ClientRow};
 use store::to_micros;
 
+use crate::jws::Alg;
 use crate::{OidcError, Provider};
 
 /// The scopes, modelled on ЕСИА's attribute groups, with what the consent screen says.
@@ -54,6 +55,8 @@ pub struct NewClient {
     pub min_level: String,
     /// Allow `http://` redirect URIs (development).
     pub allow_http: bool,
+    /// How its ID tokens (and access tokens) are signed: ES256 unless it needs RS256.
+    pub id_token_alg: Alg,
 }
 
 /// A registered client.
@@ -66,6 +69,10 @@ pub struct Client {
     pub post_logout_redirect_uris: Vec<String>,
     pub scopes: Vec<String>,
     pub min_level: String,
+    /// `client_secret_basic` (which also admits `client_secret_post`) or `none`.
+    pub auth_method: String,
+    /// `ES256` or `RS256`.
+    pub id_token_alg: String,
     pub created_at: DateTime<Utc>,
 }
 
@@ -83,6 +90,8 @@ impl From<ClientRow> for Client {
             name: r.name,
             kind: r.kind,
             min_level: r.min_level,
+            auth_method: r.auth_method,
+            id_token_alg: r.id_token_alg,
             created_at: store::from_micros(r.created_at),
         }
     }
@@ -183,7 +192,7 @@ impl Provider {
             post_logout_redirect_uris: json(&new.post_logout_redirect_uris),
             scopes: json(&new.scopes),
             min_level: new.min_level.clone(),
-            id_token_alg: "ES256".into(),
+            id_token_alg: new.id_token_alg.as_str().into(),
             created_at: to_micros(now),
             removed_at: None,
         };
@@ -259,6 +268,7 @@ mod tests {
             scopes: vec!["openid".into(), "fullname".into()],
             min_level: "standard".into(),
             allow_http: false,
+            id_token_alg: Alg::Es256,
         }
     }
 

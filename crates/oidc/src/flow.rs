@@ -502,7 +502,7 @@ impl Provider {
         let grant_id = uuid::Uuid::now_v7().to_string();
         let scopes: Vec<String> = serde_json::from_str(&row.scopes).unwrap_or_default();
         // The key first: the transaction below holds the only SQLite connection.
-        let key = self.signing_key(now).await?;
+        let key = self.client_key(&client, now).await?;
         let mut tx = self.db.begin().await?;
         if !rows::use_code(&mut tx, &hash, &grant_id, now_us).await? {
             return Ok(Err(token_error("invalid_grant", "the code was already used")));
@@ -644,7 +644,7 @@ impl Provider {
         }
         let scopes: Vec<String> = serde_json::from_str(&grant.scopes).unwrap_or_default();
         let acr = self.grant_acr(&grant_id).await?;
-        let key = self.signing_key(now).await?;
+        let key = self.client_key(&client, now).await?;
         // Using up the old token and storing the new one commit together.
         let mut tx = self.db.begin().await?;
         if !rows::use_refresh(&mut tx, &hash, now_us).await? {

@@ -4,17 +4,20 @@
 //! with our storage, levels and consent), while relying parties and the tests use the
 //! `openidconnect` client library against it.
 //!
-//! This first part holds what every later endpoint needs:
-//! - [`keys`]: ES256 signing keys, stored encrypted by the vault, rotated by command; a
-//!   retired key stays in the JWKS until the tokens it signed have expired; compact JWS.
+//! - [`keys`]: signing keys — ES256, and RS256 for the clients that need it (made when
+//!   first needed) — stored encrypted by the vault, rotated by command; a retired key stays
+//!   in the JWKS until the tokens it signed have expired.
+//! - [`jws`]: compact JWS with ES256 and RS256, the one path that signs and verifies every
+//!   JWT.
 //! - [`clients`]: the registry of relying parties (confidential with a hashed secret, or
-//!   public with PKCE), their redirect URIs, allowed scopes and minimum account level.
-//!
-//! The endpoints (discovery, authorize, token, userinfo, …) come next; until they exist
-//! only the JWKS is served (`/oidc/jwks`).
+//!   public with PKCE), their redirect URIs, allowed scopes, minimum account level and ID
+//!   token algorithm.
+//! - [`flow`]: the authorization code flow, tokens, refresh, revocation, introspection,
+//!   PAR and logout. The HTTP endpoints are in the `web` crate.
 
 pub mod clients;
 pub mod flow;
+pub mod jws;
 pub mod keys;
 
 use std::sync::Arc;

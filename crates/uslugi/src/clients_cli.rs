@@ -39,6 +39,9 @@ pub enum ClientsCommand {
         /// The minimum account level: simplified, standard or confirmed
         #[arg(long, default_value = "simplified")]
         min_level: String,
+        /// How its ID and access tokens are signed: ES256 or RS256
+        #[arg(long, default_value = "ES256")]
+        alg: String,
     },
     /// List the relying parties
     List(Database),
@@ -65,8 +68,8 @@ pub enum OidcCommand {
 /// What to do, once settings are loaded.
 #[derive(Debug)]
 pub enum ClientsAction {
-    /// The registration, and `--kind` as typed (checked when run).
-    Add(Box<NewClient>, String),
+    /// The registration, and `--kind` and `--alg` as typed (checked when run).
+    Add(Box<NewClient>, String, String),
     List,
     Remove(String),
     RotateSecret(String),
@@ -85,6 +88,7 @@ impl ClientsCommand {
                 post_logout_uris,
                 scopes,
                 min_level,
+                alg,
             } => {
                 let new = NewClient {
                     id,
@@ -99,8 +103,9 @@ impl ClientsCommand {
                         .collect(),
                     min_level,
                     allow_http: false,
+                    id_token_alg: oidc::jws::Alg::Es256,
                 };
-                (ClientsAction::Add(Box::new(new), kind), db)
+                (ClientsAction::Add(Box::new(new), kind, alg), db)
             }
             Self::List(db) => (ClientsAction::List, db),
             Self::Remove { db, id } => (ClientsAction::Remove(id), db),
@@ -130,16 +135,21 @@ pub async fn run(settings: &Settings, action: ClientsAction) -> anyhow::Result<(
     let now = SystemClock.now();
     let refusal = |e: oidc::OidcError| anyhow::anyhow!(sentence(&e.to_string()));
     match action {
-        ClientsAction::Add(mut new, kind) => {
+        ClientsAction::Add(mut new, kind, alg) => {
             new.kind = match kind.as_str() {
                 "confidential" => ClientKind::Confidential,
                 "public" => ClientKind::Public,
                 _ => anyhow::bail!("--kind: одно из: confidential, public"),
             };
+            new.id_token_alg = oidc::jws::Alg::parse(&alg.to_uppercase())
+                .ok_or_else(|| anyhow::anyhow!("--alg: одно из: ES256, RS256"))?;
             // Development allows http:// redirect URIs (local relying parties).
             new.allow_http = settings.mode == Mode::Dev;
             let (client, secret) = provider.add_client(&new, now).await.map_err(refusal)?;
-            println!("Клиент зарегистрирован: {} («{}»), {}.", client.id, client.name, client.kind);
+            println!(
+                "Клиент зарегистрирован: {} («{}»), {}, {}, {}.",
+                client.id, client.name, client.kind, client.auth_method, client.id_token_alg
+            );
             if let Some(secret) = secret {
                 println!("client_secret (показывается один раз): {secret}");
             }
@@ -153,13 +163,15 @@ pub async fn run(settings: &Settings, action: ClientsAction) -> anyhow::Result<(
             }
             for c in list {
                 println!(
-                    "{}\t{}\t{}\tуровень от {}\t{}\t{}",
+                    "{}\t{}\t{}\tуровень от {}\t{}\t{}\t{}\t{}",
                     c.id,
                     c.name,
                     c.kind,
                     c.min_level,
                     c.scopes.join(","),
-                    c.redirect_uris.join(" ")
+                    c.redirect_uris.join(" "),
+                    c.auth_method,
+                    c.id_token_alg
                 );
             }
         }
@@ -172,9 +184,10 @@ pub async fn run(settings: &Settings, action: ClientsAction) -> anyhow::Result<(
             println!("Новый client_secret для {id} (показывается один раз): {secret}");
         }
         ClientsAction::RotateKeys => {
-            let kid = provider.rotate_keys(now).await.map_err(refusal)?;
+            let kids = provider.rotate_keys(now).await.map_err(refusal)?;
             println!(
-                "Новый ключ подписи: {kid}. Прежний остаётся в JWKS, пока действуют его токены."
+                "Новые ключи подписи: {}. Прежние остаются в JWKS, пока действуют их токены.",
+                kids.join(", ")
             );
         }
     }

@@ -42,6 +42,8 @@ async fn discovery(State(state): State<AppState>) -> Json<Value> {
     let issuer = state.oidc.settings().issuer.clone();
     let scopes: Vec<&str> = oidc::clients::SCOPES.iter().map(|(k, _)| *k).collect();
     let acr: Vec<String> = oidc::flow::LEVELS.iter().map(|l| oidc::flow::acr_of(l)).collect();
+    // ES256 by default; RS256 for the clients registered with it.
+    let algs: Vec<&str> = oidc::jws::Alg::ALL.iter().map(|a| a.as_str()).collect();
     Json(json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/oidc/authorize"),
@@ -58,7 +60,7 @@ async fn discovery(State(state): State<AppState>) -> Json<Value> {
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["ES256"],
+        "id_token_signing_alg_values_supported": algs,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": scopes,

@@ -79,7 +79,9 @@ on_both_backends! {
         assert_eq!(jwks(&app).await.keys().len(), 1);
         let now = app.clock.now();
         let old = provider.signing_key(now).await.unwrap();
-        let new_kid = provider.rotate_keys(now).await.unwrap();
+        let new_kids = provider.rotate_keys(now).await.unwrap();
+        assert_eq!(new_kids.len(), 1, "no RS256 key in use: only the ES256 key rotates");
+        let new_kid = new_kids[0].clone();
         assert_ne!(old.kid, new_kid);
         // The server reads the keys again within 30 seconds of a rotation elsewhere.
         app.clock.advance(Duration::seconds(31));
@@ -156,6 +158,7 @@ pub(crate) mod flow {
             scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
             min_level: "simplified".into(),
             allow_http: true,
+            id_token_alg: oidc::jws::Alg::Es256,
         }
     }
 
