@@ -1,10 +1,11 @@
 //! Compact JWS (RFC 7515) with ES256 and RS256, checked against JWKs (RFC 7517/7518).
 //!
-//! The one path every JWT the provider meets goes through: its own access and ID tokens,
-//! verified against the published keys. Only ES256 and RS256 exist here: `none`, HMAC and
-//! every other `alg` are refused, and the header's `alg` must match the key's type (and
-//! the key's `alg`, when it names one), so a key can never be used with an algorithm it
-//! was not meant for.
+//! The one path every JWT the provider meets goes through: its own access and ID tokens
+//! (verified against the published keys) and the assertions clients sign for
+//! `private_key_jwt` (verified against the client's registered keys). Only ES256 and
+//! RS256 exist here: `none`, HMAC and every other `alg` are refused, and the header's
+//! `alg` must match the key's type (and the key's `alg`, when it names one), so a key
+//! can never be used with an algorithm it was not meant for.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
@@ -234,6 +235,11 @@ impl<'a> Jws<'a> {
     pub(crate) fn verify(&self, key: &PublicKey) -> bool {
         self.alg() == Some(key.alg()) && key.verify(self.input.as_bytes(), &self.signature)
     }
+
+    /// A string claim.
+    pub(crate) fn claim(&self, name: &str) -> Option<&str> {
+        self.claims.get(name).and_then(Value::as_str)
+    }
 }
 
 #[cfg(test)]
@@ -256,7 +262,7 @@ mod tests {
         let public = PublicKey::from_jwk(&jwk).unwrap();
         let token = PrivateKey::Es256(key).sign("JWT", "k1", &json!({"sub": "42"}));
         let jws = Jws::parse(&token).unwrap();
-        assert_eq!((jws.kid(), &jws.claims["sub"]), (Some("k1"), &json!("42")));
+        assert_eq!((jws.kid(), jws.claim("sub")), (Some("k1"), Some("42")));
         assert!(jws.verify(&public));
         let other = PublicKey::from_jwk(&es256_jwk("k2", es256_key().verifying_key())).unwrap();
         assert!(!jws.verify(&other));

@@ -1,6 +1,8 @@
 //! `uslugi clients …` and `uslugi oidc rotate-keys`: relying parties of the OpenID Connect
-//! provider and its signing keys. Client secrets are printed once.
+//! provider and its signing keys. Client secrets are printed once; a client that
+//! authenticates with `private_key_jwt` registers its public keys instead (a JWKS file).
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Subcommand;
@@ -39,6 +41,14 @@ pub enum ClientsCommand {
         /// The minimum account level: simplified, standard or confirmed
         #[arg(long, default_value = "simplified")]
         min_level: String,
+        /// How a confidential client authenticates: client_secret_basic (a secret, also
+        /// accepted as client_secret_post) or private_key_jwt (a JWT signed with its key)
+        #[arg(long, default_value = "client_secret_basic")]
+        auth: String,
+        /// With --auth private_key_jwt: a file with the client's public keys (a JWKS,
+        /// EC P-256 or RSA ≥ 2048 bits)
+        #[arg(long)]
+        jwks: Option<PathBuf>,
         /// How its ID and access tokens are signed: ES256 or RS256
         #[arg(long, default_value = "ES256")]
         alg: String,
@@ -57,6 +67,16 @@ pub enum ClientsCommand {
         db: Database,
         id: String,
     },
+    /// Replace the public keys of a private_key_jwt client (to rotate its keys, register
+    /// the old and the new key, then only the new one)
+    SetJwks {
+        #[command(flatten)]
+        db: Database,
+        id: String,
+        /// The JWKS file
+        #[arg(long)]
+        jwks: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -65,14 +85,24 @@ pub enum OidcCommand {
     RotateKeys(Database),
 }
 
+/// A registration as typed: checked when run.
+#[derive(Debug)]
+pub struct AddClient {
+    pub new: NewClient,
+    pub kind: String,
+    pub auth: String,
+    pub jwks: Option<PathBuf>,
+    pub alg: String,
+}
+
 /// What to do, once settings are loaded.
 #[derive(Debug)]
 pub enum ClientsAction {
-    /// The registration, and `--kind` and `--alg` as typed (checked when run).
-    Add(Box<NewClient>, String, String),
+    Add(Box<AddClient>),
     List,
     Remove(String),
     RotateSecret(String),
+    SetJwks(String, PathBuf),
     RotateKeys,
 }
 
@@ -88,6 +118,8 @@ impl ClientsCommand {
                 post_logout_uris,
                 scopes,
                 min_level,
+                auth,
+                jwks,
                 alg,
             } => {
                 let new = NewClient {
@@ -103,13 +135,15 @@ impl ClientsCommand {
                         .collect(),
                     min_level,
                     allow_http: false,
+                    jwks: None,
                     id_token_alg: oidc::jws::Alg::Es256,
                 };
-                (ClientsAction::Add(Box::new(new), kind, alg), db)
+                (ClientsAction::Add(Box::new(AddClient { new, kind, auth, jwks, alg })), db)
             }
             Self::List(db) => (ClientsAction::List, db),
             Self::Remove { db, id } => (ClientsAction::Remove(id), db),
             Self::RotateSecret { db, id } => (ClientsAction::RotateSecret(id), db),
+            Self::SetJwks { db, id, jwks } => (ClientsAction::SetJwks(id, jwks), db),
         }
     }
 }
@@ -127,6 +161,11 @@ fn sentence(text: &str) -> String {
     chars.next().map_or_else(String::new, |f| f.to_uppercase().chain(chars).collect())
 }
 
+fn read_jwks(path: &std::path::Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("--jwks: не удалось прочитать {}: {e}", path.display()))
+}
+
 pub async fn run(settings: &Settings, action: ClientsAction) -> anyhow::Result<()> {
     let vault = Arc::new(open_vault(settings)?);
     let db = open_database(settings).await?;
@@ -135,7 +174,8 @@ pub async fn run(settings: &Settings, action: ClientsAction) -> anyhow::Result<(
     let now = SystemClock.now();
     let refusal = |e: oidc::OidcError| anyhow::anyhow!(sentence(&e.to_string()));
     match action {
-        ClientsAction::Add(mut new, kind, alg) => {
+        ClientsAction::Add(add) => {
+            let AddClient { mut new, kind, auth, jwks, alg } = *add;
             new.kind = match kind.as_str() {
                 "confidential" => ClientKind::Confidential,
                 "public" => ClientKind::Public,
@@ -143,6 +183,19 @@ pub async fn run(settings: &Settings, action: ClientsAction) -> anyhow::Result<(
             };
             new.id_token_alg = oidc::jws::Alg::parse(&alg.to_uppercase())
                 .ok_or_else(|| anyhow::anyhow!("--alg: одно из: ES256, RS256"))?;
+            new.jwks = match (auth.as_str(), jwks) {
+                ("private_key_jwt", Some(path)) => Some(read_jwks(&path)?),
+                ("private_key_jwt", None) => {
+                    anyhow::bail!("--jwks: для private_key_jwt укажите файл с открытыми ключами")
+                }
+                ("client_secret_basic" | "client_secret_post", None) => None,
+                ("client_secret_basic" | "client_secret_post", Some(_)) => {
+                    anyhow::bail!("--jwks: ключи нужны только при --auth private_key_jwt")
+                }
+                _ => anyhow::bail!(
+                    "--auth: одно из: client_secret_basic, client_secret_post, private_key_jwt"
+                ),
+            };
             // Development allows http:// redirect URIs (local relying parties).
             new.allow_http = settings.mode == Mode::Dev;
             let (client, secret) = provider.add_client(&new, now).await.map_err(refusal)?;
@@ -182,6 +235,11 @@ pub async fn run(settings: &Settings, action: ClientsAction) -> anyhow::Result<(
         ClientsAction::RotateSecret(id) => {
             let secret = provider.rotate_client_secret(&id, now).await.map_err(refusal)?;
             println!("Новый client_secret для {id} (показывается один раз): {secret}");
+        }
+        ClientsAction::SetJwks(id, path) => {
+            let jwks = read_jwks(&path)?;
+            provider.set_client_jwks(&id, &jwks, now).await.map_err(refusal)?;
+            println!("Ключи клиента {id} заменены.");
         }
         ClientsAction::RotateKeys => {
             let kids = provider.rotate_keys(now).await.map_err(refusal)?;

@@ -158,6 +158,7 @@ pub(crate) mod flow {
             scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
             min_level: "simplified".into(),
             allow_http: true,
+            jwks: None,
             id_token_alg: oidc::jws::Alg::Es256,
         }
     }
