@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use store::oidc::{self as rows, CodeRow};
 use store::{from_micros, to_micros};
 
-use crate::clients::{Client, SCOPES};
+use crate::clients::{Client, ClientCredentials, SCOPES};
 use crate::{OidcError, Provider};
 
 /// Account levels as `acr` values, lowest first.
@@ -179,14 +179,6 @@ fn token_error(error: &'static str, description: &str) -> TokenError {
     TokenError { error, description: description.into(), status: 400 }
 }
 
-fn invalid_client() -> TokenError {
-    TokenError {
-        error: "invalid_client",
-        description: "client authentication failed".into(),
-        status: 401,
-    }
-}
-
 /// What a valid access token says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessToken {
@@ -277,13 +269,13 @@ impl Provider {
     /// valid 60 seconds. The parameters are checked when the browser arrives.
     pub async fn push_request(
         &self,
-        client_id: &str,
-        client_secret: Option<&str>,
+        credentials: &ClientCredentials,
         params: &AuthorizeParams,
         now: DateTime<Utc>,
     ) -> Result<Result<Value, TokenError>, OidcError> {
-        let Some(client) = self.authenticated(client_id, client_secret).await? else {
-            return Ok(Err(invalid_client()));
+        let client = match self.authenticated(credentials, now).await? {
+            Ok(client) => client,
+            Err(refused) => return Ok(Err(refused)),
         };
         if params.client_id.as_deref().is_some_and(|c| c != client.id) {
             return Ok(Err(token_error("invalid_request", "client_id does not match")));
@@ -500,15 +492,15 @@ impl Provider {
     /// the access and ID tokens.
     pub async fn exchange_code(
         &self,
-        client_id: &str,
-        client_secret: Option<&str>,
+        credentials: &ClientCredentials,
         code: &str,
         redirect_uri: Option<&str>,
         code_verifier: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Result<TokenResponse, TokenError>, OidcError> {
-        let Some(client) = self.authenticated(client_id, client_secret).await? else {
-            return Ok(Err(invalid_client()));
+        let client = match self.authenticated(credentials, now).await? {
+            Ok(client) => client,
+            Err(refused) => return Ok(Err(refused)),
         };
         let hash = self.code_hash(code);
         let now_us = to_micros(now);
@@ -544,7 +536,7 @@ impl Provider {
         let grant_id = uuid::Uuid::now_v7().to_string();
         let scopes: Vec<String> = serde_json::from_str(&row.scopes).unwrap_or_default();
         // The key first: the transaction below holds the only SQLite connection.
-        let key = self.signing_key(now).await?;
+        let key = self.client_key(&client, now).await?;
         let mut tx = self.db.begin().await?;
         if !rows::use_code(&mut tx, &hash, &grant_id, now_us).await? {
             return Ok(Err(token_error("invalid_grant", "the code was already used")));
@@ -647,28 +639,27 @@ impl Provider {
         self.vault.secret_hash("oidc-refresh", token)
     }
 
+    /// The client, authenticated by the method it was registered with (see
+    /// [`Provider::authenticate`]: a secret, a `private_key_jwt` assertion, or none).
     async fn authenticated(
         &self,
-        client_id: &str,
-        client_secret: Option<&str>,
-    ) -> Result<Option<Client>, OidcError> {
-        Ok(match client_secret {
-            Some(secret) => self.authenticate_client(client_id, secret).await?,
-            None => self.client(client_id).await?.filter(|c| c.kind == "public"),
-        })
+        credentials: &ClientCredentials,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Client, TokenError>, OidcError> {
+        self.authenticate(credentials, now).await
     }
 
     /// The refresh-token grant: rotates the refresh token; a token used twice revokes the
     /// whole grant (its family), so a stolen token is worth one use at most.
     pub async fn refresh_tokens(
         &self,
-        client_id: &str,
-        client_secret: Option<&str>,
+        credentials: &ClientCredentials,
         refresh_token: &str,
         now: DateTime<Utc>,
     ) -> Result<Result<TokenResponse, TokenError>, OidcError> {
-        let Some(client) = self.authenticated(client_id, client_secret).await? else {
-            return Ok(Err(invalid_client()));
+        let client = match self.authenticated(credentials, now).await? {
+            Ok(client) => client,
+            Err(refused) => return Ok(Err(refused)),
         };
         let hash = self.refresh_hash(refresh_token);
         let now_us = to_micros(now);
@@ -700,7 +691,7 @@ impl Provider {
         }
         let scopes: Vec<String> = serde_json::from_str(&grant.scopes).unwrap_or_default();
         let acr = grant.acr.clone().unwrap_or_else(|| acr_of("simplified"));
-        let key = self.signing_key(now).await?;
+        let key = self.client_key(&client, now).await?;
         // Using up the old token and storing the new one commit together, grouped with
         // other rotations into one durable commit.
         let refresh = Self::new_refresh();
@@ -737,13 +728,13 @@ impl Provider {
     /// Unknown tokens are not an error (the answer is the same).
     pub async fn revoke(
         &self,
-        client_id: &str,
-        client_secret: Option<&str>,
+        credentials: &ClientCredentials,
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<Result<(), TokenError>, OidcError> {
-        let Some(client) = self.authenticated(client_id, client_secret).await? else {
-            return Ok(Err(invalid_client()));
+        let client = match self.authenticated(credentials, now).await? {
+            Ok(client) => client,
+            Err(refused) => return Ok(Err(refused)),
         };
         let Some(grant_id) = self.grant_of_token(token, now).await? else { return Ok(Ok(())) };
         // One pooled connection at a time (SQLite has one): no look-up inside an `if let`
@@ -771,13 +762,13 @@ impl Provider {
     /// RFC 7662: what a token of this client is, for a resource server.
     pub async fn introspect(
         &self,
-        client_id: &str,
-        client_secret: Option<&str>,
+        credentials: &ClientCredentials,
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<Result<Value, TokenError>, OidcError> {
-        let Some(client) = self.authenticated(client_id, client_secret).await? else {
-            return Ok(Err(invalid_client()));
+        let client = match self.authenticated(credentials, now).await? {
+            Ok(client) => client,
+            Err(refused) => return Ok(Err(refused)),
         };
         let inactive = json!({"active": false});
         if let Some(access) = self.check_access_token(token, now).await? {

@@ -4,17 +4,22 @@
 //! with our storage, levels and consent), while relying parties and the tests use the
 //! `openidconnect` client library against it.
 //!
-//! This first part holds what every later endpoint needs:
-//! - [`keys`]: ES256 signing keys, stored encrypted by the vault, rotated by command; a
-//!   retired key stays in the JWKS until the tokens it signed have expired; compact JWS.
-//! - [`clients`]: the registry of relying parties (confidential with a hashed secret, or
-//!   public with PKCE), their redirect URIs, allowed scopes and minimum account level.
-//!
-//! The endpoints (discovery, authorize, token, userinfo, …) come next; until they exist
-//! only the JWKS is served (`/oidc/jwks`).
+//! - [`keys`]: signing keys — ES256, and RS256 for the clients that need it (made when
+//!   first needed) — stored encrypted by the vault, rotated by command; a retired key stays
+//!   in the JWKS until the tokens it signed have expired.
+//! - [`jws`]: compact JWS with ES256 and RS256, the one path that signs and verifies every
+//!   JWT (our tokens and clients' assertions).
+//! - [`clients`]: the registry of relying parties (confidential with a hashed secret or a
+//!   JWKS for `private_key_jwt`, or public with PKCE), their redirect URIs, allowed scopes,
+//!   minimum account level and ID token algorithm; client authentication.
+//! - [`assertion`]: `private_key_jwt` client assertions (RFC 7523), single-use.
+//! - [`flow`]: the authorization code flow, tokens, refresh, revocation, introspection,
+//!   PAR and logout. The HTTP endpoints are in the `web` crate.
 
+pub mod assertion;
 pub mod clients;
 pub mod flow;
+pub mod jws;
 pub mod keys;
 
 use std::sync::Arc;
@@ -33,6 +38,10 @@ pub enum OidcError {
     ClientTaken(String),
     #[error("клиент «{0}» не найден")]
     ClientUnknown(String),
+    #[error(
+        "клиент «{0}» входит по ключу (private_key_jwt) и секрета не имеет; новые ключи: uslugi clients set-jwks"
+    )]
+    KeyClient(String),
     #[error("internal: {0}")]
     Internal(String),
     #[error(transparent)]

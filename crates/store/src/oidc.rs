@@ -95,13 +95,15 @@ pub struct ClientRow {
     pub scopes: String,
     pub min_level: String,
     pub id_token_alg: String,
+    /// The public keys of a `private_key_jwt` client (a JWKS).
+    pub jwks: Option<String>,
     pub created_at: i64,
     pub removed_at: Option<i64>,
 }
 
 const CLIENT: &str = "id, name, kind, auth_method, secret_hash, redirect_uris, \
-                      post_logout_redirect_uris, scopes, min_level, id_token_alg, created_at, \
-                      removed_at";
+                      post_logout_redirect_uris, scopes, min_level, id_token_alg, jwks, \
+                      created_at, removed_at";
 
 fn client(r: &AnyRow) -> Result<ClientRow, sqlx::Error> {
     Ok(ClientRow {
@@ -115,6 +117,7 @@ fn client(r: &AnyRow) -> Result<ClientRow, sqlx::Error> {
         scopes: r.try_get("scopes")?,
         min_level: r.try_get("min_level")?,
         id_token_alg: r.try_get("id_token_alg")?,
+        jwks: r.try_get("jwks")?,
         created_at: r.try_get("created_at")?,
         removed_at: r.try_get("removed_at")?,
     })
@@ -124,8 +127,9 @@ fn client(r: &AnyRow) -> Result<ClientRow, sqlx::Error> {
 pub async fn insert_client(conn: &mut Conn, c: &ClientRow) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "INSERT INTO oidc_clients (id, name, kind, auth_method, secret_hash, redirect_uris, \
-         post_logout_redirect_uris, scopes, min_level, id_token_alg, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) ON CONFLICT (id) DO NOTHING",
+         post_logout_redirect_uris, scopes, min_level, id_token_alg, jwks, created_at, \
+         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
+         ON CONFLICT (id) DO NOTHING",
     )
     .bind(&c.id)
     .bind(&c.name)
@@ -137,6 +141,7 @@ pub async fn insert_client(conn: &mut Conn, c: &ClientRow) -> Result<bool, Store
     .bind(&c.scopes)
     .bind(&c.min_level)
     .bind(&c.id_token_alg)
+    .bind(&c.jwks)
     .bind(c.created_at)
     .execute(conn)
     .await?;
@@ -168,6 +173,22 @@ pub async fn remove_client(conn: &mut Conn, id: &str, now: i64) -> Result<bool, 
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Revokes every live grant of a client (it was removed); returns how many.
+pub async fn revoke_client_grants(
+    conn: &mut Conn,
+    client_id: &str,
+    now: i64,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "UPDATE oidc_grants SET revoked_at = $1 WHERE client_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(client_id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 pub async fn set_client_secret(
@@ -627,4 +648,51 @@ pub async fn purge_par(conn: &mut Conn, now: i64) -> Result<u64, StoreError> {
     let done =
         sqlx::query("DELETE FROM oidc_par WHERE expires_at <= $1").bind(now).execute(conn).await?;
     Ok(done.rows_affected())
+}
+
+// --- client assertions (private_key_jwt) ---------------------------------------------------
+
+/// Replaces the public keys of a `private_key_jwt` client; false when there is no such
+/// client.
+pub async fn set_client_jwks(
+    conn: &mut Conn,
+    id: &str,
+    jwks: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE oidc_clients SET jwks = $1, updated_at = $2 \
+         WHERE id = $3 AND removed_at IS NULL AND auth_method = 'private_key_jwt'",
+    )
+    .bind(jwks)
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records the `jti` of a client assertion until it expires; false when it was recorded
+/// already (a replay). Expired ids are deleted on the way.
+pub async fn use_assertion_jti(
+    conn: &mut Conn,
+    client_id: &str,
+    jti: &str,
+    expires_at: i64,
+    now: i64,
+) -> Result<bool, StoreError> {
+    sqlx::query("DELETE FROM oidc_assertion_jti WHERE expires_at <= $1")
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    let done = sqlx::query(
+        "INSERT INTO oidc_assertion_jti (client_id, jti, expires_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (client_id, jti) DO NOTHING",
+    )
+    .bind(client_id)
+    .bind(jti)
+    .bind(expires_at)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

@@ -131,6 +131,8 @@ async fn main() {
         scopes: vec!["openid".into(), "fullname".into(), "mobile".into()],
         min_level: "simplified".into(),
         allow_http: true,
+        jwks: None,
+        id_token_alg: oidc::jws::Alg::Es256,
     };
     let now = domain::Clock::now(&uslugi::clock::SystemClock);
     let (_, secret) = provider.add_client(&new, now).await.unwrap();

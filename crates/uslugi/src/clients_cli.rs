@@ -1,6 +1,8 @@
 //! `uslugi clients …` and `uslugi oidc rotate-keys`: relying parties of the OpenID Connect
-//! provider and its signing keys. Client secrets are printed once.
+//! provider and its signing keys. Client secrets are printed once; a client that
+//! authenticates with `private_key_jwt` registers its public keys instead (a JWKS file).
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Subcommand;
@@ -39,6 +41,17 @@ pub enum ClientsCommand {
         /// The minimum account level: simplified, standard or confirmed
         #[arg(long, default_value = "simplified")]
         min_level: String,
+        /// How a confidential client authenticates: client_secret_basic (a secret, also
+        /// accepted as client_secret_post) or private_key_jwt (a JWT signed with its key)
+        #[arg(long, default_value = "client_secret_basic")]
+        auth: String,
+        /// With --auth private_key_jwt: a file with the client's public keys (a JWKS,
+        /// EC P-256 or RSA ≥ 2048 bits)
+        #[arg(long)]
+        jwks: Option<PathBuf>,
+        /// How its ID and access tokens are signed: ES256 or RS256
+        #[arg(long, default_value = "ES256")]
+        alg: String,
     },
     /// List the relying parties
     List(Database),
@@ -54,6 +67,16 @@ pub enum ClientsCommand {
         db: Database,
         id: String,
     },
+    /// Replace the public keys of a private_key_jwt client (to rotate its keys, register
+    /// the old and the new key, then only the new one)
+    SetJwks {
+        #[command(flatten)]
+        db: Database,
+        id: String,
+        /// The JWKS file
+        #[arg(long)]
+        jwks: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -62,14 +85,24 @@ pub enum OidcCommand {
     RotateKeys(Database),
 }
 
+/// A registration as typed: checked when run.
+#[derive(Debug)]
+pub struct AddClient {
+    pub new: NewClient,
+    pub kind: String,
+    pub auth: String,
+    pub jwks: Option<PathBuf>,
+    pub alg: String,
+}
+
 /// What to do, once settings are loaded.
 #[derive(Debug)]
 pub enum ClientsAction {
-    /// The registration, and `--kind` as typed (checked when run).
-    Add(Box<NewClient>, String),
+    Add(Box<AddClient>),
     List,
     Remove(String),
     RotateSecret(String),
+    SetJwks(String, PathBuf),
     RotateKeys,
 }
 
@@ -85,6 +118,9 @@ impl ClientsCommand {
                 post_logout_uris,
                 scopes,
                 min_level,
+                auth,
+                jwks,
+                alg,
             } => {
                 let new = NewClient {
                     id,
@@ -99,12 +135,15 @@ impl ClientsCommand {
                         .collect(),
                     min_level,
                     allow_http: false,
+                    jwks: None,
+                    id_token_alg: oidc::jws::Alg::Es256,
                 };
-                (ClientsAction::Add(Box::new(new), kind), db)
+                (ClientsAction::Add(Box::new(AddClient { new, kind, auth, jwks, alg })), db)
             }
             Self::List(db) => (ClientsAction::List, db),
             Self::Remove { db, id } => (ClientsAction::Remove(id), db),
             Self::RotateSecret { db, id } => (ClientsAction::RotateSecret(id), db),
+            Self::SetJwks { db, id, jwks } => (ClientsAction::SetJwks(id, jwks), db),
         }
     }
 }
@@ -122,27 +161,48 @@ fn sentence(text: &str) -> String {
     chars.next().map_or_else(String::new, |f| f.to_uppercase().chain(chars).collect())
 }
 
+fn read_jwks(path: &std::path::Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("--jwks: не удалось прочитать {}: {e}", path.display()))
+}
+
 pub async fn run(settings: &Settings, action: ClientsAction) -> anyhow::Result<()> {
     let vault = Arc::new(open_vault(settings)?);
     let db = open_database(settings).await?;
-    let provider = oidc::Provider::new(
-        db,
-        vault,
-        oidc::ProviderSettings::new(&settings.base_url(settings.listen)),
-    );
+    let provider =
+        oidc::Provider::new(db, vault, settings.oidc_provider(&settings.base_url(settings.listen)));
     let now = SystemClock.now();
     let refusal = |e: oidc::OidcError| anyhow::anyhow!(sentence(&e.to_string()));
     match action {
-        ClientsAction::Add(mut new, kind) => {
+        ClientsAction::Add(add) => {
+            let AddClient { mut new, kind, auth, jwks, alg } = *add;
             new.kind = match kind.as_str() {
                 "confidential" => ClientKind::Confidential,
                 "public" => ClientKind::Public,
                 _ => anyhow::bail!("--kind: одно из: confidential, public"),
             };
+            new.id_token_alg = oidc::jws::Alg::parse(&alg.to_uppercase())
+                .ok_or_else(|| anyhow::anyhow!("--alg: одно из: ES256, RS256"))?;
+            new.jwks = match (auth.as_str(), jwks) {
+                ("private_key_jwt", Some(path)) => Some(read_jwks(&path)?),
+                ("private_key_jwt", None) => {
+                    anyhow::bail!("--jwks: для private_key_jwt укажите файл с открытыми ключами")
+                }
+                ("client_secret_basic" | "client_secret_post", None) => None,
+                ("client_secret_basic" | "client_secret_post", Some(_)) => {
+                    anyhow::bail!("--jwks: ключи нужны только при --auth private_key_jwt")
+                }
+                _ => anyhow::bail!(
+                    "--auth: одно из: client_secret_basic, client_secret_post, private_key_jwt"
+                ),
+            };
             // Development allows http:// redirect URIs (local relying parties).
             new.allow_http = settings.mode == Mode::Dev;
             let (client, secret) = provider.add_client(&new, now).await.map_err(refusal)?;
-            println!("Клиент зарегистрирован: {} («{}»), {}.", client.id, client.name, client.kind);
+            println!(
+                "Клиент зарегистрирован: {} («{}»), {}, {}, {}.",
+                client.id, client.name, client.kind, client.auth_method, client.id_token_alg
+            );
             if let Some(secret) = secret {
                 println!("client_secret (показывается один раз): {secret}");
             }
@@ -156,13 +216,15 @@ pub async fn run(settings: &Settings, action: ClientsAction) -> anyhow::Result<(
             }
             for c in list {
                 println!(
-                    "{}\t{}\t{}\tуровень от {}\t{}\t{}",
+                    "{}\t{}\t{}\tуровень от {}\t{}\t{}\t{}\t{}",
                     c.id,
                     c.name,
                     c.kind,
                     c.min_level,
                     c.scopes.join(","),
-                    c.redirect_uris.join(" ")
+                    c.redirect_uris.join(" "),
+                    c.auth_method,
+                    c.id_token_alg
                 );
             }
         }
@@ -174,10 +236,16 @@ pub async fn run(settings: &Settings, action: ClientsAction) -> anyhow::Result<(
             let secret = provider.rotate_client_secret(&id, now).await.map_err(refusal)?;
             println!("Новый client_secret для {id} (показывается один раз): {secret}");
         }
+        ClientsAction::SetJwks(id, path) => {
+            let jwks = read_jwks(&path)?;
+            provider.set_client_jwks(&id, &jwks, now).await.map_err(refusal)?;
+            println!("Ключи клиента {id} заменены.");
+        }
         ClientsAction::RotateKeys => {
-            let kid = provider.rotate_keys(now).await.map_err(refusal)?;
+            let kids = provider.rotate_keys(now).await.map_err(refusal)?;
             println!(
-                "Новый ключ подписи: {kid}. Прежний остаётся в JWKS, пока действуют его токены."
+                "Новые ключи подписи: {}. Прежние остаются в JWKS, пока действуют их токены.",
+                kids.join(", ")
             );
         }
     }

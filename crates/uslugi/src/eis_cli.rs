@@ -81,6 +81,8 @@ async fn register(
         scopes: eis::SCOPES.iter().map(|s| (*s).to_owned()).collect(),
         min_level: "simplified".into(),
         allow_http: true,
+        jwks: None,
+        id_token_alg: oidc::jws::Alg::Es256,
     };
     let (_, secret) = provider.add_client(&new, now).await?;
     secret.context("a confidential client has a secret")

@@ -169,7 +169,7 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
         oidc: oidc::Provider::new(
             db.clone(),
             vault.clone(),
-            oidc::ProviderSettings::new(&settings.base_url(addr)),
+            settings.oidc_provider(&settings.base_url(addr)),
         ),
         oidc_allow_http: settings.mode == crate::settings::Mode::Dev,
     };

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 /// Every key, as written in `uslugi.toml`; the environment variable is `USLUGI_` + the key
 /// in upper case, the flag `--` + the key with dashes.
-pub const KEYS: [&str; 40] = [
+pub const KEYS: [&str; 43] = [
     "listen",
     "data_dir",
     "database_url",
@@ -51,6 +51,9 @@ pub const KEYS: [&str; 40] = [
     "banks",
     "demo_bank_listen",
     "eis_listen",
+    "oidc_access_token_ttl_seconds",
+    "oidc_id_token_ttl_seconds",
+    "oidc_refresh_token_ttl_days",
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -96,6 +99,9 @@ struct Raw {
     banks: Option<BanksRaw>,
     demo_bank_listen: Option<String>,
     eis_listen: Option<String>,
+    oidc_access_token_ttl_seconds: i64,
+    oidc_id_token_ttl_seconds: i64,
+    oidc_refresh_token_ttl_days: i64,
 }
 
 /// `banks`: an array of tables in the file, or the same as a JSON array in
@@ -216,6 +222,24 @@ pub struct Settings {
     pub demo_bank_listen: Option<SocketAddr>,
     /// In the dev setup, run the procurement registry app (ЕИС, a relying party) here.
     pub eis_listen: Option<SocketAddr>,
+    /// Lifetimes of the tokens the OpenID Connect provider issues.
+    pub oidc_tokens: OidcTokens,
+}
+
+/// Lifetimes of the OpenID Connect provider's tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OidcTokens {
+    pub access: chrono::Duration,
+    pub id: chrono::Duration,
+    pub refresh: chrono::Duration,
+}
+
+impl Default for OidcTokens {
+    /// What [`oidc::ProviderSettings::new`] has.
+    fn default() -> Self {
+        let p = oidc::ProviderSettings::new("");
+        Self { access: p.access_token_ttl, id: p.id_token_ttl, refresh: p.refresh_token_ttl }
+    }
 }
 
 /// The sender of registered letters with a confirmation code, as configured; unset
@@ -254,6 +278,7 @@ impl Settings {
             banks: Vec::new(),
             demo_bank_listen: None,
             eis_listen: None,
+            oidc_tokens: OidcTokens::default(),
         }
     }
 
@@ -291,6 +316,18 @@ impl Settings {
             website,
             support: required("letter_support", &self.letters.support, "support@uslugi.localhost")?,
         })
+    }
+
+    /// The OpenID Connect provider's settings, with `issuer` (the base URL): the server
+    /// and the commands (a key rotation keeps the old key as long as its tokens live) use
+    /// the same.
+    pub fn oidc_provider(&self, issuer: &str) -> oidc::ProviderSettings {
+        oidc::ProviderSettings {
+            access_token_ttl: self.oidc_tokens.access,
+            id_token_ttl: self.oidc_tokens.id,
+            refresh_token_ttl: self.oidc_tokens.refresh,
+            ..oidc::ProviderSettings::new(issuer)
+        }
     }
 
     /// The base URL for links in messages.
@@ -356,6 +393,9 @@ impl Settings {
             .and_then(|b| b.set_default("activation_code_days", 30))
             .and_then(|b| b.set_default("demo_bank_listen", "127.0.0.1:8082"))
             .and_then(|b| b.set_default("eis_listen", "127.0.0.1:8081"))
+            .and_then(|b| b.set_default("oidc_access_token_ttl_seconds", 600))
+            .and_then(|b| b.set_default("oidc_id_token_ttl_seconds", 600))
+            .and_then(|b| b.set_default("oidc_refresh_token_ttl_days", 30))
             .and_then(|b| b.set_default("smtp_from", "Услуги <noreply@uslugi.localhost>"))
             .map_err(|e| err("defaults", e.to_string()))?;
         match &sources.file {
@@ -595,6 +635,25 @@ impl Settings {
                 RegistrySource::Http(http)
             }
         };
+        // An access token cannot be recalled from a resource server that checks it alone:
+        // at most an hour. An ID token is read once, at sign-in: at most a day.
+        let oidc_tokens = OidcTokens {
+            access: chrono::Duration::seconds(positive(
+                "oidc_access_token_ttl_seconds",
+                raw.oidc_access_token_ttl_seconds,
+                3600,
+            )?),
+            id: chrono::Duration::seconds(positive(
+                "oidc_id_token_ttl_seconds",
+                raw.oidc_id_token_ttl_seconds,
+                24 * 3600,
+            )?),
+            refresh: chrono::Duration::days(positive(
+                "oidc_refresh_token_ttl_days",
+                raw.oidc_refresh_token_ttl_days,
+                365,
+            )?),
+        };
         let letters = LetterSender {
             name: raw.letter_sender_name,
             address: raw.letter_sender_address,
@@ -621,6 +680,7 @@ impl Settings {
             })?),
         };
         Ok(Self {
+            oidc_tokens,
             letters,
             banks,
             demo_bank_listen,
@@ -786,6 +846,50 @@ mod tests {
             panic!("an HTTP registry")
         };
         assert_eq!((http.url.as_str(), http.token.as_deref()), ("https://gw.example/r", Some("t")));
+    }
+
+    #[test]
+    fn token_lifetimes_are_checked_and_reach_the_provider() {
+        let s = load(&[]).unwrap();
+        assert_eq!(s.oidc_tokens, OidcTokens::default());
+        let p = s.oidc_provider("https://uslugi.example/");
+        assert_eq!(
+            (
+                p.issuer.as_str(),
+                p.access_token_ttl.num_seconds(),
+                p.id_token_ttl.num_seconds(),
+                p.refresh_token_ttl.num_days()
+            ),
+            ("https://uslugi.example", 600, 600, 30)
+        );
+        let tuned = load(&[
+            ("oidc_access_token_ttl_seconds", "120"),
+            ("oidc_id_token_ttl_seconds", "300"),
+            ("oidc_refresh_token_ttl_days", "7"),
+        ])
+        .unwrap()
+        .oidc_provider("https://uslugi.example");
+        assert_eq!(
+            (
+                tuned.access_token_ttl.num_seconds(),
+                tuned.id_token_ttl.num_seconds(),
+                tuned.refresh_token_ttl.num_days()
+            ),
+            (120, 300, 7)
+        );
+        for (key, bad) in [
+            ("oidc_access_token_ttl_seconds", "0"),
+            ("oidc_access_token_ttl_seconds", "3601"),
+            ("oidc_id_token_ttl_seconds", "-5"),
+            ("oidc_id_token_ttl_seconds", "86401"),
+            ("oidc_refresh_token_ttl_days", "366"),
+            ("oidc_refresh_token_ttl_days", "month"),
+        ] {
+            let e = load(&[(key, bad)]).unwrap_err();
+            assert_eq!(e.key, key, "{key}={bad}: {e}");
+        }
+        let e = load(&[("oidc_access_token_ttl_seconds", "0")]).unwrap_err().to_string();
+        assert!(e.ends_with("ожидается число от 1 до 3600 / expected 1..=3600"), "{e}");
     }
 
     #[test]

@@ -91,6 +91,10 @@ struct Line {
     id: String,
     name: String,
     confidential: bool,
+    /// Authenticates with its own keys (`private_key_jwt`), not a secret.
+    key_based: bool,
+    /// `ES256` or `RS256`.
+    alg: String,
     redirect_uris: Vec<String>,
     post_logout_uris: Vec<String>,
     /// (code, Russian words) of each allowed scope.
@@ -111,6 +115,8 @@ impl From<Client> for Line {
     fn from(c: Client) -> Self {
         Self {
             confidential: c.kind == ClientKind::Confidential.code(),
+            key_based: c.auth_method == "private_key_jwt",
+            alg: c.id_token_alg.clone(),
             scopes: c.scopes.iter().map(|s| (s.clone(), scope_words(s))).collect(),
             level: level_words(&c.min_level),
             created: crate::account::msk(c.created_at),
@@ -132,6 +138,10 @@ struct ClientForm {
     post_logout_uris: String,
     scopes: Vec<String>,
     min_level: String,
+    /// `ES256` or `RS256`.
+    alg: String,
+    /// The client's public keys (JWKS) for `private_key_jwt`; empty for a secret.
+    jwks: String,
 }
 
 impl Default for ClientForm {
@@ -144,6 +154,8 @@ impl Default for ClientForm {
             post_logout_uris: String::new(),
             scopes: vec!["openid".into(), "fullname".into()],
             min_level: "simplified".into(),
+            alg: "ES256".into(),
+            jwks: String::new(),
         }
     }
 }
@@ -167,6 +179,8 @@ impl ClientForm {
             post_logout_uris: one("post_logout_uris"),
             scopes: pairs.iter().filter(|(k, _)| k == "scopes").map(|(_, v)| v.clone()).collect(),
             min_level: one("min_level"),
+            alg: one("alg"),
+            jwks: one("jwks"),
         }
     }
 
@@ -183,6 +197,18 @@ impl ClientForm {
                 });
             }
         };
+        let Some(id_token_alg) = oidc::jws::Alg::parse(&self.alg) else {
+            return Err(FieldRefusal {
+                field: "alg", message: "выберите ES256 или RS256".into()
+            });
+        };
+        let jwks = Some(self.jwks.trim()).filter(|j| !j.is_empty()).map(str::to_owned);
+        if jwks.is_some() && kind == ClientKind::Public {
+            return Err(FieldRefusal {
+                field: "jwks",
+                message: "ключи (private_key_jwt) бывают только у конфиденциального клиента".into(),
+            });
+        }
         Ok(NewClient {
             id: self.id.clone(),
             name: self.name.clone(),
@@ -192,6 +218,8 @@ impl ClientForm {
             scopes: self.scopes.clone(),
             min_level: self.min_level.clone(),
             allow_http,
+            jwks,
+            id_token_alg,
         })
     }
 
@@ -219,6 +247,8 @@ impl FieldRefusal {
                     "--post-logout-uri" => "post_logout_uris",
                     "--scopes" => "scopes",
                     "--min-level" => "min_level",
+                    "--jwks" => "jwks",
+                    "--alg" => "alg",
                     _ => "general",
                 };
                 Ok(Self { field, message })
@@ -242,6 +272,8 @@ impl FieldRefusal {
             "post_logout_uris" => "Адреса после выхода",
             "scopes" => "Области доступа",
             "min_level" => "Минимальный уровень учётной записи",
+            "alg" => "Алгоритм подписи токенов",
+            "jwks" => "Открытые ключи клиента (JWKS)",
             _ => "Регистрация",
         }
     }
@@ -404,11 +436,24 @@ async fn rotate_confirm(
     if client.kind != ClientKind::Confidential.code() {
         return Err(public_has_no_secret(&id));
     }
+    if client.auth_method == oidc::clients::PRIVATE_KEY_JWT {
+        return Err(key_client_has_no_secret(&id));
+    }
     Ok(ConfirmPage {
         chrome: StaffChrome::of(admin.session(), "clients"),
         client: client.into(),
         action: "rotate-secret",
     })
+}
+
+fn key_client_has_no_secret(id: &str) -> AppError {
+    AppError::BadRequest {
+        code: "key_client",
+        message: format!(
+            "Клиент «{id}» входит по своему ключу (private_key_jwt): секрета у него нет. \
+             Ключи меняются командой «uslugi clients set-jwks»."
+        ),
+    }
 }
 
 fn public_has_no_secret(id: &str) -> AppError {
@@ -430,10 +475,14 @@ async fn rotate(
     if client.kind != ClientKind::Confidential.code() {
         return Err(public_has_no_secret(&id));
     }
+    if client.auth_method == oidc::clients::PRIVATE_KEY_JWT {
+        return Err(key_client_has_no_secret(&id));
+    }
     let secret = match state.oidc.rotate_client_secret(&id, state.clock.now()).await {
         Ok(secret) => secret,
         // Removed in the meantime.
         Err(OidcError::ClientUnknown(_)) => return Err(unknown_client(&id)),
+        Err(OidcError::KeyClient(_)) => return Err(key_client_has_no_secret(&id)),
         Err(e) => return Err(oidc_error(e)),
     };
     let details = serde_json::json!({"client": id});
@@ -470,6 +519,7 @@ async fn remove(
     match state.oidc.remove_client(&id, state.clock.now()).await {
         Ok(()) => {}
         Err(OidcError::ClientUnknown(_)) => return Err(unknown_client(&id)),
+        Err(OidcError::KeyClient(_)) => return Err(key_client_has_no_secret(&id)),
         Err(e) => return Err(oidc_error(e)),
     }
     let details = serde_json::json!({"client": id});

@@ -42,6 +42,9 @@ async fn discovery(State(state): State<AppState>) -> Json<Value> {
     let issuer = state.oidc.settings().issuer.clone();
     let scopes: Vec<&str> = oidc::clients::SCOPES.iter().map(|(k, _)| *k).collect();
     let acr: Vec<String> = oidc::flow::LEVELS.iter().map(|l| oidc::flow::acr_of(l)).collect();
+    // ES256 by default; RS256 for the clients registered with it. Client assertions
+    // (`private_key_jwt`) may use either.
+    let algs: Vec<&str> = oidc::jws::Alg::ALL.iter().map(|a| a.as_str()).collect();
     Json(json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/oidc/authorize"),
@@ -55,11 +58,14 @@ async fn discovery(State(state): State<AppState>) -> Json<Value> {
         "pushed_authorization_request_endpoint": format!("{issuer}/oidc/par"),
         "end_session_endpoint": format!("{issuer}/oidc/logout"),
         "introspection_endpoint": format!("{issuer}/oidc/introspect"),
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "revocation_endpoint_auth_signing_alg_values_supported": algs,
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "introspection_endpoint_auth_signing_alg_values_supported": algs,
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["ES256"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "id_token_signing_alg_values_supported": algs,
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "token_endpoint_auth_signing_alg_values_supported": algs,
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": scopes,
         "acr_values_supported": acr,
@@ -382,8 +388,13 @@ fn token_refusal(e: &oidc::flow::TokenError) -> Response {
     response
 }
 
-/// Client credentials from `Authorization: Basic` (form-urlencoded parts) or the body.
-fn client_credentials(headers: &HeaderMap, values: &Values) -> (String, Option<String>) {
+/// Client credentials from `Authorization: Basic` (form-urlencoded parts) or the body,
+/// and a `private_key_jwt` assertion from the body; `endpoint` is the path called.
+fn client_credentials(
+    headers: &HeaderMap,
+    values: &Values,
+    endpoint: &'static str,
+) -> oidc::clients::ClientCredentials {
     let basic = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -397,12 +408,16 @@ fn client_credentials(headers: &HeaderMap, values: &Values) -> (String, Option<S
             .and_then(|Query(m)| m.get("v").cloned())
             .unwrap_or_else(|| s.to_owned())
     };
-    match basic {
+    let (client_id, secret) = match basic {
         Some((id, secret)) => (unescape(&id), Some(unescape(&secret))),
-        None => {
-            let secret = values.get("client_secret").cloned();
-            (value(values, "client_id"), secret)
-        }
+        None => (value(values, "client_id"), values.get("client_secret").cloned()),
+    };
+    oidc::clients::ClientCredentials {
+        client_id,
+        secret,
+        assertion_type: values.get("client_assertion_type").cloned(),
+        assertion: values.get("client_assertion").cloned(),
+        endpoint,
     }
 }
 
@@ -413,13 +428,12 @@ async fn token(
     Form(values): Form<Values>,
 ) -> Result<Response, AppError> {
     let now = state.clock.now();
-    let (client_id, secret) = client_credentials(&headers, &values);
+    let credentials = client_credentials(&headers, &values, "/oidc/token");
     let answer = match value(&values, "grant_type").as_str() {
         "authorization_code" => state
             .oidc
             .exchange_code(
-                &client_id,
-                secret.as_deref(),
+                &credentials,
                 &value(&values, "code"),
                 values.get("redirect_uri").map(String::as_str),
                 values.get("code_verifier").map(String::as_str),
@@ -429,7 +443,7 @@ async fn token(
             .map_err(internal)?,
         "refresh_token" => state
             .oidc
-            .refresh_tokens(&client_id, secret.as_deref(), &value(&values, "refresh_token"), now)
+            .refresh_tokens(&credentials, &value(&values, "refresh_token"), now)
             .await
             .map_err(internal)?,
         "" => Err(oidc::flow::TokenError {
@@ -461,10 +475,10 @@ async fn revoke(
     headers: HeaderMap,
     Form(values): Form<Values>,
 ) -> Result<Response, AppError> {
-    let (client_id, secret) = client_credentials(&headers, &values);
+    let credentials = client_credentials(&headers, &values, "/oidc/revoke");
     match state
         .oidc
-        .revoke(&client_id, secret.as_deref(), &value(&values, "token"), state.clock.now())
+        .revoke(&credentials, &value(&values, "token"), state.clock.now())
         .await
         .map_err(internal)?
     {
@@ -552,7 +566,7 @@ async fn par(
     headers: HeaderMap,
     Form(values): Form<Values>,
 ) -> Result<Response, AppError> {
-    let (client_id, secret) = client_credentials(&headers, &values);
+    let credentials = client_credentials(&headers, &values, "/oidc/par");
     let get = |k: &str| values.get(k).cloned();
     let params = AuthorizeParams {
         response_type: get("response_type"),
@@ -571,7 +585,7 @@ async fn par(
     };
     match state
         .oidc
-        .push_request(&client_id, secret.as_deref(), &params, state.clock.now())
+        .push_request(&credentials, &params, state.clock.now())
         .await
         .map_err(internal)?
     {
@@ -592,10 +606,10 @@ async fn introspect(
     headers: HeaderMap,
     Form(values): Form<Values>,
 ) -> Result<Response, AppError> {
-    let (client_id, secret) = client_credentials(&headers, &values);
+    let credentials = client_credentials(&headers, &values, "/oidc/introspect");
     match state
         .oidc
-        .introspect(&client_id, secret.as_deref(), &value(&values, "token"), state.clock.now())
+        .introspect(&credentials, &value(&values, "token"), state.clock.now())
         .await
         .map_err(internal)?
     {

@@ -49,6 +49,8 @@ pub async fn start_eis(app: &TestApp) -> Eis {
         scopes: eis::SCOPES.iter().map(|s| (*s).to_owned()).collect(),
         min_level: "simplified".into(),
         allow_http: true,
+        jwks: None,
+        id_token_alg: oidc::jws::Alg::Es256,
     };
     let (_, secret) = provider.add_client(&new, app.clock.now()).await.unwrap();
     let (stop, stopped) = oneshot::channel::<()>();

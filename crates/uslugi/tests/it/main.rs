@@ -19,6 +19,7 @@ mod eis;
 mod letter;
 mod notify;
 mod oidc;
+mod oidc_keys;
 mod pages;
 mod registry;
 mod rights;

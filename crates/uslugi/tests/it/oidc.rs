@@ -14,7 +14,7 @@ use crate::support::{TestApp, on_both_backends};
 
 const BIN: &str = env!("CARGO_BIN_EXE_uslugi");
 
-fn cli(app: &TestApp, args: &[&str]) -> (i32, String, String) {
+pub(crate) fn cli(app: &TestApp, args: &[&str]) -> (i32, String, String) {
     let mut cmd = Command::new(BIN);
     cmd.current_dir(&app.dir).env_remove("RUST_LOG");
     for key in uslugi::settings::KEYS {
@@ -31,7 +31,7 @@ fn cli(app: &TestApp, args: &[&str]) -> (i32, String, String) {
     )
 }
 
-async fn jwks(app: &TestApp) -> CoreJsonWebKeySet {
+pub(crate) async fn jwks(app: &TestApp) -> CoreJsonWebKeySet {
     let r = app.get("/oidc/jwks").await;
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
@@ -79,7 +79,9 @@ on_both_backends! {
         assert_eq!(jwks(&app).await.keys().len(), 1);
         let now = app.clock.now();
         let old = provider.signing_key(now).await.unwrap();
-        let new_kid = provider.rotate_keys(now).await.unwrap();
+        let new_kids = provider.rotate_keys(now).await.unwrap();
+        assert_eq!(new_kids.len(), 1, "no RS256 key in use: only the ES256 key rotates");
+        let new_kid = new_kids[0].clone();
         assert_ne!(old.kid, new_kid);
         // The server reads the keys again within 30 seconds of a rotation elsewhere.
         app.clock.advance(Duration::seconds(31));
@@ -98,7 +100,7 @@ on_both_backends! {
     }
 }
 
-mod flow {
+pub(crate) mod flow {
     use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
     use openidconnect::{
         AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
@@ -110,10 +112,10 @@ mod flow {
     use super::*;
     use crate::accounts::PASSWORD;
 
-    const CALLBACK: &str = "http://127.0.0.1:9/callback";
+    pub(crate) const CALLBACK: &str = "http://127.0.0.1:9/callback";
 
     /// A browser-like client: cookies, no automatic redirects.
-    fn browser() -> reqwest::Client {
+    pub(crate) fn browser() -> reqwest::Client {
         reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
@@ -121,7 +123,7 @@ mod flow {
             .unwrap()
     }
 
-    fn location(r: &reqwest::Response) -> String {
+    pub(crate) fn location(r: &reqwest::Response) -> String {
         r.headers()["location"].to_str().unwrap().to_owned()
     }
 
@@ -141,7 +143,7 @@ mod flow {
         (provider, secret.unwrap())
     }
 
-    fn client(
+    pub(crate) fn client(
         id: &str,
         name: &str,
         scopes: &[&str],
@@ -156,12 +158,19 @@ mod flow {
             scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
             min_level: "simplified".into(),
             allow_http: true,
+            jwks: None,
+            id_token_alg: oidc::jws::Alg::Es256,
         }
     }
 
     /// Follows the provider's pages as a person would: sign in if asked, agree if asked;
     /// returns where the provider finally sends the browser back to the client.
-    async fn walk(app: &TestApp, b: &reqwest::Client, start: &str, login: &str) -> String {
+    pub(crate) async fn walk(
+        app: &TestApp,
+        b: &reqwest::Client,
+        start: &str,
+        login: &str,
+    ) -> String {
         let mut url = start.to_owned();
         for _ in 0..8 {
             if url.starts_with(CALLBACK) {
@@ -207,7 +216,7 @@ mod flow {
         panic!("no way back to the client from {start}");
     }
 
-    fn query_param(url: &str, name: &str) -> Option<String> {
+    pub(crate) fn query_param(url: &str, name: &str) -> Option<String> {
         let uri: axum::http::Uri = url.parse().unwrap();
         let axum::extract::Query(map) =
             axum::extract::Query::<std::collections::HashMap<String, String>>::try_from_uri(&uri)
@@ -458,6 +467,56 @@ mod flow {
             let n: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM journal WHERE action IN ('oidc.consent', 'oidc.signin', 'oidc.unlinked')")
                 .fetch_one(app.db().pool()).await.unwrap();
             assert!(n.0 >= 6, "{}", n.0);
+        }
+    }
+
+    on_both_backends! {
+        async fn a_refresh_token_raced_twice_wins_once_and_removing_a_client_ends_its_tokens(app) {
+            let phone = "+79161112233";
+            app.register(phone).await;
+            let (provider, secret) = register_eis(&app, "ЕИС", &["openid", "fullname"], &[]).await;
+            let b = browser();
+            let start = "/oidc/authorize?response_type=code&client_id=eis&scope=openid%20fullname&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback&state=s";
+            let grant = |code: String| {
+                app.http.post(app.url("/oidc/token")).basic_auth("eis", Some(secret.clone()))
+                    .form(&[("grant_type", "authorization_code".to_owned()), ("code", code), ("redirect_uri", CALLBACK.to_owned())])
+                    .send()
+            };
+            let back = walk(&app, &b, start, phone).await;
+            let body: serde_json::Value = grant(query_param(&back, "code").unwrap()).await.unwrap().json().await.unwrap();
+            let token = body["refresh_token"].as_str().unwrap().to_owned();
+            // The same token sent eight times at once (grouped into shared commits): exactly
+            // one rotation wins; the others are replays and revoke the family.
+            let mut racing = tokio::task::JoinSet::new();
+            for _ in 0..8 {
+                let (http, url, secret, token) = (app.http.clone(), app.url("/oidc/token"), secret.clone(), token.clone());
+                racing.spawn(async move {
+                    http.post(url).basic_auth("eis", Some(secret))
+                        .form(&[("grant_type", "refresh_token".to_owned()), ("refresh_token", token)])
+                        .send().await.unwrap().json::<serde_json::Value>().await.unwrap()
+                });
+            }
+            let mut won = Vec::new();
+            while let Some(body) = racing.join_next().await {
+                let body = body.unwrap();
+                if let Some(t) = body["refresh_token"].as_str() {
+                    won.push(t.to_owned());
+                } else {
+                    assert_eq!(body["error"], json!("invalid_grant"), "{body}");
+                }
+            }
+            assert_eq!(won.len(), 1, "one use of a refresh token wins");
+            assert!(!active(&app, &secret, &won[0]).await, "the replays revoked the family");
+
+            // Removing the client revokes its grants: its access tokens stop at once.
+            let back = walk(&app, &b, start, phone).await;
+            let body: serde_json::Value = grant(query_param(&back, "code").unwrap()).await.unwrap().json().await.unwrap();
+            let access = body["access_token"].as_str().unwrap().to_owned();
+            let userinfo = || app.http.get(app.url("/oidc/userinfo")).bearer_auth(&access).send();
+            assert_eq!(userinfo().await.unwrap().status(), 200);
+            assert_eq!(userinfo().await.unwrap().status(), 200, "a remembered token still checks its grant");
+            provider.remove_client("eis", app.clock.now()).await.unwrap();
+            assert_eq!(userinfo().await.unwrap().status(), 401);
         }
     }
 
