@@ -64,7 +64,7 @@ impl Provider {
         if !credentials.client_id.is_empty() && credentials.client_id != client_id {
             return refuse("client_assertion: iss does not match client_id");
         }
-        let Some(row) = rows::client_by_id(&mut *self.db.conn().await?, client_id).await? else {
+        let Some(row) = self.client_row(client_id, now).await? else {
             return refuse("client authentication failed");
         };
         let Some(jwks) = row.jwks.as_deref().filter(|_| row.auth_method == PRIVATE_KEY_JWT) else {

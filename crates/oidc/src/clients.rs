@@ -252,7 +252,57 @@ pub(crate) fn client_refused(description: &str) -> TokenError {
     TokenError { error: "invalid_client", description: description.into(), status: 401 }
 }
 
+/// Client registrations as read for authentication, for [`CLIENT_FRESH`] seconds: every
+/// token request authenticates its client, and registrations change rarely. A change made
+/// through this provider is seen at once; one made on another node within that time
+/// (a removed client's grants are revoked in the database at once anyway).
+#[derive(Debug, Default)]
+pub(crate) struct ClientCache(
+    std::sync::Mutex<std::collections::HashMap<String, (Option<ClientRow>, i64)>>,
+);
+
+/// How long a read registration is trusted, in seconds.
+pub const CLIENT_FRESH: i64 = 5;
+
+/// Distinct client ids remembered at most (unknown ids included).
+const CLIENT_CACHE_MAX: usize = 1_000;
+
+impl ClientCache {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (Option<ClientRow>, i64)>>
+    {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 impl Provider {
+    /// A client's registration for authentication (see [`ClientCache`]).
+    pub(crate) async fn client_row(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ClientRow>, OidcError> {
+        let now = now.timestamp();
+        if let Some((row, read_at)) = self.client_cache.lock().get(id)
+            && now - *read_at < CLIENT_FRESH
+            && *read_at <= now
+        {
+            return Ok(row.clone());
+        }
+        let row = rows::client_by_id(&mut *self.db.read().await?, id).await?;
+        let mut cache = self.client_cache.lock();
+        if cache.len() >= CLIENT_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(id.to_owned(), (row.clone(), now));
+        Ok(row)
+    }
+
+    fn forget_client(&self, id: &str) {
+        self.client_cache.lock().remove(id);
+    }
+
     fn secret_hash(&self, client_id: &str, secret: &str) -> String {
         self.vault.secret_hash("oidc-client", &format!("{client_id}:{secret}"))
     }
@@ -292,6 +342,7 @@ impl Provider {
         if !rows::insert_client(&mut *self.db.conn().await?, &row).await? {
             return Err(OidcError::ClientTaken(new.id.clone()));
         }
+        self.forget_client(&new.id);
         Ok((Client::from(row), secret))
     }
 
@@ -301,7 +352,7 @@ impl Provider {
     }
 
     pub async fn client(&self, id: &str) -> Result<Option<Client>, OidcError> {
-        Ok(rows::client_by_id(&mut *self.db.conn().await?, id).await?.map(Client::from))
+        Ok(rows::client_by_id(&mut *self.db.read().await?, id).await?.map(Client::from))
     }
 
     /// Removes a client; every grant it holds is revoked in the same commit, so its
@@ -313,6 +364,7 @@ impl Provider {
         }
         rows::revoke_client_grants(&mut tx, id, to_micros(now)).await?;
         tx.commit().await.map_err(store::StoreError::from)?;
+        self.forget_client(id);
         Ok(())
     }
 
@@ -329,6 +381,7 @@ impl Provider {
         let secret = B64URL.encode(bytes);
         let hash = self.secret_hash(id, &secret);
         if rows::set_client_secret(&mut *self.db.conn().await?, id, &hash, to_micros(now)).await? {
+            self.forget_client(id);
             Ok(secret)
         } else {
             Err(OidcError::ClientUnknown(id.to_owned()))
@@ -345,6 +398,7 @@ impl Provider {
     ) -> Result<(), OidcError> {
         let jwks = check_jwks(jwks)?;
         if rows::set_client_jwks(&mut *self.db.conn().await?, id, &jwks, to_micros(now)).await? {
+            self.forget_client(id);
             Ok(())
         } else {
             Err(OidcError::ClientUnknown(id.to_owned()))
@@ -367,7 +421,7 @@ impl Provider {
             return self.authenticate_assertion(c, now).await;
         }
         // One read of the client: this is on the path of every token request.
-        let Some(row) = rows::client_by_id(&mut *self.db.conn().await?, &c.client_id).await? else {
+        let Some(row) = self.client_row(&c.client_id, now).await? else {
             return Ok(Err(client_refused("client authentication failed")));
         };
         let right = match (row.auth_method.as_str(), &c.secret) {
@@ -396,7 +450,7 @@ impl Provider {
         id: &str,
         secret: &str,
     ) -> Result<Option<Client>, OidcError> {
-        let Some(row) = rows::client_by_id(&mut *self.db.conn().await?, id).await? else {
+        let Some(row) = rows::client_by_id(&mut *self.db.read().await?, id).await? else {
             return Ok(None);
         };
         Ok(self.secret_ok(&row, secret).then(|| Client::from(row)))

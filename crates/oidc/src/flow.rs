@@ -2,6 +2,8 @@
 //! the authorization request, consent, the code, the token endpoint and the access tokens
 //! that userinfo accepts.
 
+use std::sync::Arc;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use chrono::{DateTime, Duration, Utc};
@@ -186,41 +188,65 @@ pub struct AccessToken {
     pub client_id: String,
     pub scopes: Vec<String>,
     pub grant_id: String,
+    /// SHA-256 of the token: its key among the verified tokens.
+    key: [u8; 32],
 }
 
 /// Access tokens whose signature and issuer were checked, by the SHA-256 of the token,
-/// until they expire. A resource server calls userinfo with the same token many times;
-/// an ES256 verification costs more than the rest of the call. Only the signature check
-/// is remembered: whether the grant still stands is read every time, so a revocation
-/// takes effect at once.
+/// until they expire, with the userinfo answer last built for each (for
+/// [`USERINFO_FRESH`] seconds). A resource server calls userinfo with the same token many
+/// times; an ES256 verification and the profile reads cost more than the rest of the
+/// call. Whether the grant still stands is read every time, so a revocation (sign-out,
+/// unlinking, a removed client) takes effect at once; a profile change shows within
+/// seconds.
 #[derive(Debug, Default)]
-pub(crate) struct VerifiedTokens(
-    std::sync::Mutex<std::collections::HashMap<[u8; 32], (AccessToken, i64)>>,
-);
+pub(crate) struct VerifiedTokens(std::sync::Mutex<std::collections::HashMap<[u8; 32], Verified>>);
 
-/// At most this many remembered tokens (about 200 bytes each).
-const VERIFIED_MAX: usize = 50_000;
+#[derive(Debug)]
+struct Verified {
+    token: AccessToken,
+    /// The token's `exp` (Unix seconds).
+    exp: i64,
+    /// The userinfo answer and until when it may be given again (Unix seconds).
+    claims: Option<(Arc<Value>, i64)>,
+}
+
+/// At most this many remembered tokens (about 1 KB each with their answer).
+const VERIFIED_MAX: usize = 20_000;
+
+/// How long a userinfo answer is reused for the same token, in seconds.
+pub const USERINFO_FRESH: i64 = 5;
 
 impl VerifiedTokens {
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<[u8; 32], (AccessToken, i64)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<[u8; 32], Verified>> {
         self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn get(&self, key: &[u8; 32], now: i64) -> Option<AccessToken> {
-        self.lock().get(key).filter(|(_, exp)| *exp > now).map(|(token, _)| token.clone())
+        self.lock().get(key).filter(|v| v.exp > now).map(|v| v.token.clone())
     }
 
     fn put(&self, key: [u8; 32], token: AccessToken, exp: i64, now: i64) {
         let mut map = self.lock();
         if map.len() >= VERIFIED_MAX {
-            map.retain(|_, (_, e)| *e > now);
+            map.retain(|_, v| v.exp > now);
             if map.len() >= VERIFIED_MAX {
                 map.clear();
             }
         }
-        map.insert(key, (token, exp));
+        map.insert(key, Verified { token, exp, claims: None });
+    }
+
+    fn claims(&self, key: &[u8; 32], now: i64) -> Option<Arc<Value>> {
+        let map = self.lock();
+        let (claims, until) = map.get(key)?.claims.as_ref()?;
+        (*until > now).then(|| claims.clone())
+    }
+
+    fn set_claims(&self, key: &[u8; 32], claims: Arc<Value>, now: i64) {
+        if let Some(v) = self.lock().get_mut(key) {
+            v.claims = Some((claims, now + USERINFO_FRESH));
+        }
     }
 }
 
@@ -842,6 +868,17 @@ impl Provider {
         Ok(had)
     }
 
+    /// The userinfo answer built for this token within the last [`USERINFO_FRESH`]
+    /// seconds, if any (the token was checked just before, grant included).
+    pub fn fresh_userinfo(&self, access: &AccessToken, now: DateTime<Utc>) -> Option<Arc<Value>> {
+        self.verified.claims(&access.key, now.timestamp())
+    }
+
+    /// Remembers the userinfo answer built for this token.
+    pub fn remember_userinfo(&self, access: &AccessToken, claims: Arc<Value>, now: DateTime<Utc>) {
+        self.verified.set_claims(&access.key, claims, now.timestamp());
+    }
+
     /// Checks an access token: our signature with a published key, not expired, issued
     /// by us, and its grant not revoked.
     pub async fn check_access_token(
@@ -870,7 +907,7 @@ impl Provider {
                     .split_whitespace()
                     .map(str::to_owned)
                     .collect();
-                let access = AccessToken { account_id: sub, client_id, scopes, grant_id };
+                let access = AccessToken { account_id: sub, client_id, scopes, grant_id, key };
                 self.verified.put(key, access.clone(), exp, now.timestamp());
                 access
             }
@@ -879,5 +916,53 @@ impl Provider {
             return Ok(None);
         }
         Ok(Some(access))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn token(n: u8) -> AccessToken {
+        AccessToken {
+            account_id: format!("a{n}"),
+            client_id: "eis".into(),
+            scopes: vec!["openid".into()],
+            grant_id: format!("g{n}"),
+            key: [n; 32],
+        }
+    }
+
+    #[test]
+    fn a_verified_token_is_remembered_until_it_expires_and_its_answer_a_few_seconds() {
+        let v = VerifiedTokens::default();
+        let t = token(1);
+        v.put(t.key, t.clone(), 1_000, 100);
+        assert_eq!(v.get(&t.key, 999), Some(t.clone()));
+        assert_eq!(v.get(&t.key, 1_000), None, "not at or after exp");
+        assert!(v.claims(&t.key, 100).is_none(), "no answer built yet");
+        v.set_claims(&t.key, Arc::new(json!({"sub": "a1"})), 100);
+        assert_eq!(v.claims(&t.key, 100 + USERINFO_FRESH - 1).unwrap()["sub"], json!("a1"));
+        assert!(v.claims(&t.key, 100 + USERINFO_FRESH).is_none(), "rebuilt after a few seconds");
+        assert!(v.claims(&[9; 32], 100).is_none());
+    }
+
+    #[test]
+    fn the_memory_is_bounded_dropping_expired_tokens_first() {
+        let v = VerifiedTokens::default();
+        for i in 0..VERIFIED_MAX {
+            let mut t = token(0);
+            t.key[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            // Half of them expired by the time the map is full.
+            let exp = if i % 2 == 0 { 50 } else { 1_000 };
+            v.put(t.key, t, exp, 10);
+        }
+        let t = token(7);
+        v.put(t.key, t.clone(), 1_000, 100);
+        let len = v.lock().len();
+        assert_eq!(len, VERIFIED_MAX / 2 + 1, "the expired half went, the live half stayed");
+        assert!(v.get(&t.key, 100).is_some());
     }
 }

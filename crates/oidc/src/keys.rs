@@ -151,10 +151,11 @@ impl Provider {
             .decode(self.vault.decrypt(&row.private_key, CONTEXT)?)
             .map_err(|e| internal(e.to_string()))?;
         let key = match Alg::parse(&row.alg) {
-            Some(Alg::Es256) => PrivateKey::Es256(
-                p256::ecdsa::SigningKey::from_slice(&secret)
+            Some(Alg::Es256) => PrivateKey::es256(
+                &p256::ecdsa::SigningKey::from_slice(&secret)
                     .map_err(|e| internal(e.to_string()))?,
-            ),
+            )
+            .map_err(internal)?,
             Some(Alg::Rs256) => PrivateKey::Rs256(rsa::pkcs1v15::SigningKey::new(
                 rsa::RsaPrivateKey::from_pkcs8_der(&secret).map_err(|e| internal(e.to_string()))?,
             )),
@@ -180,7 +181,8 @@ impl Provider {
             Alg::Es256 => {
                 let key = new_es256_key();
                 let jwk = crate::jws::es256_jwk(&kid, key.verifying_key());
-                (key.to_bytes().to_vec(), PrivateKey::Es256(key), jwk)
+                let signer = PrivateKey::es256(&key).map_err(OidcError::Internal)?;
+                (key.to_bytes().to_vec(), signer, jwk)
             }
             Alg::Rs256 => {
                 let (der, key) = tokio::task::spawn_blocking(new_rsa_key)
@@ -318,7 +320,10 @@ mod tests {
     fn tokens_verify_with_the_published_jwk_in_a_client_library() {
         let signing = new_es256_key();
         let public = crate::jws::es256_jwk("es256-test", signing.verifying_key());
-        let key = ActiveKey { kid: "es256-test".into(), key: Arc::new(PrivateKey::Es256(signing)) };
+        let key = ActiveKey {
+            kid: "es256-test".into(),
+            key: Arc::new(PrivateKey::es256(&signing).unwrap()),
+        };
         let jwt = key.sign("JWT", &json!({"iss": "https://uslugi.example", "sub": "42"}));
         let parts: Vec<&str> = jwt.split('.').collect();
         assert_eq!(parts.len(), 3);

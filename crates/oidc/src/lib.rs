@@ -92,6 +92,7 @@ pub struct Provider {
     keys: Arc<std::sync::RwLock<keys::KeyCache>>,
     rotations: Arc<std::sync::OnceLock<store::batch::GroupCommit<store::oidc::Rotation, bool>>>,
     verified: Arc<flow::VerifiedTokens>,
+    client_cache: Arc<clients::ClientCache>,
 }
 
 impl Provider {
@@ -103,6 +104,7 @@ impl Provider {
             keys: Arc::default(),
             rotations: Arc::default(),
             verified: Arc::default(),
+            client_cache: Arc::default(),
         }
     }
 

@@ -158,7 +158,7 @@ impl Db {
                             Ok(())
                         })
                     })
-                    .connect_with(connect)
+                    .connect_with(connect.clone())
                     .await?,
             )
         } else {

@@ -28,14 +28,20 @@ fn param(url: &str, name: &str) -> String {
     query.split('&').find_map(|p| p.strip_prefix(&format!("{name}="))).unwrap().to_owned()
 }
 
-/// Runs wrk (2 threads, one connection per chain, 10 s; no warm-up: it would use up the
+/// Runs wrk (2 threads, `connections`, 10 s; no warm-up: it would use up the
 /// refresh tokens the files hold) and prints
 /// requests/s and the latency percentiles.
-async fn wrk(name: &str, base: &str, script: &std::path::Path, args: &[&str]) {
+async fn wrk(
+    name: &str,
+    base: &str,
+    script: &std::path::Path,
+    connections: usize,
+    args: &[String],
+) {
     let run = |seconds: &str| {
         let mut command = tokio::process::Command::new("wrk");
         command
-            .args(["-t2", &format!("-c{CHAINS}"), &format!("-d{seconds}s"), "--latency", "-s"])
+            .args(["-t2", &format!("-c{connections}"), &format!("-d{seconds}s"), "--latency", "-s"])
             .arg(script)
             .arg(base)
             .arg("--")
@@ -55,7 +61,7 @@ async fn wrk(name: &str, base: &str, script: &std::path::Path, args: &[&str]) {
         println!("{text}");
     }
     println!(
-        "{name:<24} {:>8} req/s  p50 {}  p99 {}  {errors}",
+        "{name:<24} {connections:>2} connections {:>9} req/s  p50 {:>7}  p99 {:>7}  {errors}",
         pick("Requests/sec:"),
         pick("50%"),
         pick("99%"),
@@ -164,7 +170,8 @@ async fn main() {
     let mut chains = Vec::new();
     // A few spare chains: wrk builds one request per thread before the run and never
     // sends it, which would leave a connection without a token.
-    for _ in 0..CHAINS + 4 {
+    // Two sets: one for the run at full concurrency, one for the latency run.
+    for _ in 0..2 * (CHAINS + 4) {
         let r = b.get(&authorize).send().await.unwrap();
         let location = r.headers()["location"].to_str().unwrap().to_owned();
         let code = param(&location, "code");
@@ -192,9 +199,12 @@ async fn main() {
     // HTTP client would take much of the two cores the server is measured on.
     let work = dir.join("wrk");
     std::fs::create_dir_all(&work).unwrap();
-    let refresh: Vec<&str> = chains.iter().map(|(r, _)| r.as_str()).collect();
-    let access: Vec<&str> = chains.iter().map(|(_, a)| a.as_str()).collect();
+    let (first, second) = chains.split_at(CHAINS + 4);
+    let refresh: Vec<&str> = first.iter().map(|(r, _)| r.as_str()).collect();
+    let access: Vec<&str> = first.iter().map(|(_, a)| a.as_str()).collect();
     std::fs::write(work.join("refresh.txt"), refresh.join("\n") + "\n").unwrap();
+    let refresh: Vec<&str> = second.iter().map(|(r, _)| r.as_str()).collect();
+    std::fs::write(work.join("refresh-2.txt"), refresh.join("\n") + "\n").unwrap();
     std::fs::write(work.join("access.txt"), access.join("\n") + "\n").unwrap();
     std::fs::write(work.join("refresh.lua"), REFRESH_LUA).unwrap();
     std::fs::write(work.join("userinfo.lua"), USERINFO_LUA).unwrap();
@@ -212,20 +222,28 @@ async fn main() {
         tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
     }
     // Each chain rotates its own token: a token is used once, its successor comes back.
+    // First at full concurrency (throughput), then at a quarter of it (latency when the
+    // server is not saturated: at saturation latency is queueing, 32 / throughput).
+    let refresh_args = |file: &str| [work.join(file).to_str().unwrap().to_owned(), basic.clone()];
     wrk(
         "token (refresh grant)",
         &base,
         &work.join("refresh.lua"),
-        &[work.join("refresh.txt").to_str().unwrap(), &basic],
+        CHAINS,
+        &refresh_args("refresh.txt"),
     )
     .await;
     wrk(
-        "userinfo",
+        "token (refresh grant)",
         &base,
-        &work.join("userinfo.lua"),
-        &[work.join("access.txt").to_str().unwrap()],
+        &work.join("refresh.lua"),
+        CHAINS / 4,
+        &refresh_args("refresh-2.txt"),
     )
     .await;
+    let access_args = [work.join("access.txt").to_str().unwrap().to_owned()];
+    wrk("userinfo", &base, &work.join("userinfo.lua"), CHAINS, &access_args).await;
+    wrk("userinfo", &base, &work.join("userinfo.lua"), CHAINS / 4, &access_args).await;
     running.shutdown().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,7 +1,9 @@
 //! The OpenID Connect provider's HTTP endpoints: discovery, JWKS, the authorization
 //! endpoint with sign-in, level check (step-up) and consent, the token endpoint
-//! (authorization code) and userinfo. Refresh tokens, revocation, introspection, PAR and
-//! logout follow (issue 5).
+//! (authorization code and refresh grants), userinfo, revocation, introspection, PAR and
+//! RP-initiated logout.
+
+use std::sync::Arc;
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -647,6 +649,24 @@ async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Result<R
     let Some(access) = state.oidc.check_access_token(token, now).await.map_err(internal)? else {
         return Ok(unauthorized());
     };
+    let claims = match state.oidc.fresh_userinfo(&access, now) {
+        Some(claims) => claims,
+        None => {
+            let claims = Arc::new(userinfo_claims(&state, &access).await?);
+            state.oidc.remember_userinfo(&access, claims.clone(), now);
+            claims
+        }
+    };
+    let mut response = Json(&*claims).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// The claims of the token's scopes, from the profile as it is now.
+async fn userinfo_claims(
+    state: &AppState,
+    access: &oidc::flow::AccessToken,
+) -> Result<Value, AppError> {
     let has = |s: &str| access.scopes.iter().any(|x| x == s);
     let account = state.identity.account(&access.account_id).await?;
     let mut claims = serde_json::Map::new();
@@ -729,7 +749,5 @@ async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Result<R
         claims.insert("organizations".into(), json!([]));
     }
     claims.insert("verified_claims".into(), json!(verified));
-    let mut response = Json(Value::Object(claims)).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    Ok(Value::Object(claims))
 }

@@ -464,6 +464,9 @@ on_both_backends! {
         std::fs::write(&file, json!({"keys": [rsa_key.jwk("rsa-1")]}).to_string()).unwrap();
         let (code, _, err) = cli(&app, &["clients", "set-jwks", "eis", "--jwks", &path]);
         assert_eq!(code, 0, "{err}");
+        // A change made elsewhere (here: by the command) reaches a running provider within
+        // the time it trusts a registration it read.
+        app.clock.advance(Duration::seconds(oidc::clients::CLIENT_FRESH));
         let old = ec.sign("ec-1", &claims(&app, &app.base));
         let refusal = other_node.authenticate(&credentials(&old), app.clock.now()).await.unwrap().unwrap_err();
         assert!(refusal.description.contains("signature"), "{}", refusal.description);
