@@ -197,7 +197,9 @@ impl ClientForm {
                 });
             }
         };
-        let Some(id_token_alg) = oidc::jws::Alg::parse(&self.alg) else {
+        // Not sent (an older form, a script): the default.
+        let alg = if self.alg.is_empty() { "ES256" } else { self.alg.as_str() };
+        let Some(id_token_alg) = oidc::jws::Alg::parse(alg) else {
             return Err(FieldRefusal {
                 field: "alg", message: "выберите ES256 или RS256".into()
             });
@@ -427,18 +429,25 @@ async fn existing(state: &AppState, id: &str) -> Result<Client, AppError> {
     state.oidc.client(id).await.map_err(oidc_error)?.ok_or_else(|| unknown_client(id))
 }
 
+/// A client that authenticates with a secret (a public or key-based one has none to
+/// rotate: refused with the reason).
+async fn with_secret(state: &AppState, id: &str) -> Result<Client, AppError> {
+    let client = existing(state, id).await?;
+    if client.kind != ClientKind::Confidential.code() {
+        return Err(public_has_no_secret(id));
+    }
+    if client.auth_method == oidc::clients::PRIVATE_KEY_JWT {
+        return Err(key_client_has_no_secret(id));
+    }
+    Ok(client)
+}
+
 async fn rotate_confirm(
     admin: AdminSignedIn,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<ConfirmPage, AppError> {
-    let client = existing(&state, &id).await?;
-    if client.kind != ClientKind::Confidential.code() {
-        return Err(public_has_no_secret(&id));
-    }
-    if client.auth_method == oidc::clients::PRIVATE_KEY_JWT {
-        return Err(key_client_has_no_secret(&id));
-    }
+    let client = with_secret(&state, &id).await?;
     Ok(ConfirmPage {
         chrome: StaffChrome::of(admin.session(), "clients"),
         client: client.into(),
@@ -471,13 +480,7 @@ async fn rotate(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let client = existing(&state, &id).await?;
-    if client.kind != ClientKind::Confidential.code() {
-        return Err(public_has_no_secret(&id));
-    }
-    if client.auth_method == oidc::clients::PRIVATE_KEY_JWT {
-        return Err(key_client_has_no_secret(&id));
-    }
+    let client = with_secret(&state, &id).await?;
     let secret = match state.oidc.rotate_client_secret(&id, state.clock.now()).await {
         Ok(secret) => secret,
         // Removed in the meantime.

@@ -195,6 +195,32 @@ on_both_backends! {
         assert!(rows[0].4.contains("\"field\":\"redirect_uris\""), "{}", rows[0].4);
         assert!(rows[3].4.contains("\"client\":\"eis\""), "{}", rows[3].4);
         assert!(rows[8].4.contains("\"client\":\"eis\""), "{}", rows[8].4);
+
+        // A client that signs its requests with its own key (private_key_jwt) and wants
+        // RS256: no secret shown, none to rotate; a JWKS that is not one is refused beside
+        // its field.
+        let mut form = EIS_FORM.to_vec();
+        form[0] = ("id", "keyed");
+        form.push(("alg", "RS256"));
+        form.push(("jwks", "{\"keys\": 1}"));
+        let a = admin.post("/staff/clients", &form).await;
+        assert_eq!(a.status, 422, "{}", a.body);
+        assert!(a.body.contains("id=\"field-jwks-error\" aria-live=\"polite\">"), "{}", a.body);
+        assert!(a.body.contains("<option value=\"RS256\" selected>"), "{}", a.body);
+        let jwk = serde_json::json!({"kty": "EC", "crv": "P-256", "kid": "k1",
+            "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"});
+        let jwks = serde_json::json!({"keys": [jwk]}).to_string();
+        let last = form.len() - 1;
+        form[last] = ("jwks", &jwks);
+        let a = admin.post("/staff/clients", &form).await;
+        assert_eq!(a.status, 303, "{}", a.body);
+        let keyed = provider.client("keyed").await.unwrap().unwrap();
+        assert_eq!((keyed.auth_method.as_str(), keyed.id_token_alg.as_str()), ("private_key_jwt", "RS256"));
+        let a = admin.get("/staff/clients").await;
+        assert!(a.body.contains("вход по ключу (private_key_jwt)"), "{}", a.body);
+        let a = admin.post("/staff/clients/keyed/rotate-secret", &[]).await;
+        assert_eq!(a.status, 400);
+        assert!(a.body.contains("входит по своему ключу"), "{}", a.body);
     }
 }
 
