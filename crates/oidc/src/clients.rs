@@ -461,11 +461,15 @@ impl Provider {
             return false;
         }
         let want = self.secret_hash(&row.id, secret);
-        row.secret_hash.as_deref().is_some_and(|have| {
-            have.len() == want.len()
-                && have.bytes().zip(want.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-        })
+        row.secret_hash.as_deref().is_some_and(|have| same_secret(have, &want))
     }
+}
+
+/// Compares two secrets (or their digests) in time that does not depend on where they
+/// differ.
+pub(crate) fn same_secret(have: &str, want: &str) -> bool {
+    have.len() == want.len()
+        && have.bytes().zip(want.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -506,9 +506,8 @@ impl Provider {
         let mut conn = self.db.conn().await?;
         rows::insert_code(&mut conn, &row).await?;
         // Housekeeping: a used code is kept a day past its expiry so that its replay still
-        // revokes what it gave; a refresh token until it expires.
-        let now_us = to_micros(now);
-        rows::purge_expired(&mut conn, to_micros(now - Duration::days(1)), now_us).await?;
+        // revokes what it gave.
+        rows::purge_expired_codes(&mut conn, to_micros(now - Duration::days(1))).await?;
         drop(conn);
         Ok(request.answer(&self.settings.issuer, &[("code", &code)]))
     }
@@ -567,26 +566,17 @@ impl Provider {
         if !rows::use_code(&mut tx, &hash, &grant_id, now_us).await? {
             return Ok(Err(token_error("invalid_grant", "the code was already used")));
         }
-        rows::insert_grant(
-            &mut tx,
-            &grant_id,
-            &client.id,
-            &row.account_id,
-            &row.scopes,
-            &row.acr,
-            now_us,
-        )
-        .await?;
-        let refresh = Self::new_refresh();
-        let refresh_expires = to_micros(now + self.settings.refresh_token_ttl);
-        rows::insert_refresh(
-            &mut tx,
-            &self.refresh_hash(&refresh),
-            &grant_id,
-            now_us,
-            refresh_expires,
-        )
-        .await?;
+        let grant = rows::NewGrant {
+            id: &grant_id,
+            client_id: &client.id,
+            account_id: &row.account_id,
+            scopes: &row.scopes,
+            acr: &row.acr,
+            created_at: now_us,
+            refresh_expires_at: to_micros(now + self.settings.refresh_token_ttl),
+        };
+        rows::insert_grant(&mut tx, &grant).await?;
+        let refresh = self.refresh_token(&grant_id, 0);
         rows::touch_consent(&mut tx, &row.account_id, &client.id, now_us).await?;
         let issued = Issue {
             grant_id: &grant_id,
@@ -655,14 +645,22 @@ impl Provider {
         }
     }
 
-    /// A fresh refresh token (256 random bits).
-    fn new_refresh() -> String {
-        let bytes: [u8; 32] = rand::random();
-        B64URL.encode(bytes)
+    /// The refresh token of a grant's `generation`: `<grant id>.<generation>.<MAC>`, the
+    /// MAC keyed by the vault, so only this provider can make one. The grant row holds
+    /// the current generation; an older one presented again is a replay.
+    fn refresh_token(&self, grant_id: &str, generation: i64) -> String {
+        let mac = self.vault.secret_hash("oidc-refresh", &format!("{grant_id}.{generation}"));
+        format!("{grant_id}.{generation}.{mac}")
     }
 
-    fn refresh_hash(&self, token: &str) -> String {
-        self.vault.secret_hash("oidc-refresh", token)
+    /// The grant and generation of a refresh token this provider made; `None` for
+    /// anything else.
+    fn parse_refresh(&self, token: &str) -> Option<(String, i64)> {
+        let (body, mac) = token.rsplit_once('.')?;
+        let (grant_id, generation) = body.split_once('.')?;
+        let generation: i64 = generation.parse().ok().filter(|g| *g >= 0)?;
+        let want = self.vault.secret_hash("oidc-refresh", body);
+        crate::clients::same_secret(mac, &want).then(|| (grant_id.to_owned(), generation))
     }
 
     /// The client, authenticated by the method it was registered with (see
@@ -687,52 +685,27 @@ impl Provider {
             Ok(client) => client,
             Err(refused) => return Ok(Err(refused)),
         };
-        let hash = self.refresh_hash(refresh_token);
-        let now_us = to_micros(now);
-        // One read, from a reader: the rotation below is a compare-and-set, so a token
-        // used in between is caught there.
-        let Some(found) = rows::refresh_with_grant(&mut *self.db.read().await?, &hash).await?
-        else {
+        let Some((grant_id, generation)) = self.parse_refresh(refresh_token) else {
             return Ok(Err(token_error("invalid_grant", "unknown refresh token")));
         };
-        let grant = found.grant;
-        if grant.client_id != client.id {
-            return Ok(Err(token_error("invalid_grant", "the token was issued to another client")));
-        }
-        let replayed = || async {
-            rows::revoke_grant(&mut *self.db.conn().await?, &grant.id, now_us).await?;
-            Ok::<_, OidcError>(Err(token_error(
-                "invalid_grant",
-                "the refresh token was already used: the grant is revoked",
-            )))
-        };
-        if found.used_at.is_some() {
-            return replayed().await;
-        }
-        if grant.revoked_at.is_some() {
-            return Ok(Err(token_error("invalid_grant", "the grant was revoked")));
-        }
-        if found.expires_at <= now_us {
-            return Ok(Err(token_error("invalid_grant", "the refresh token has expired")));
-        }
-        let scopes: Vec<String> = serde_json::from_str(&grant.scopes).unwrap_or_default();
-        let acr = grant.acr.clone().unwrap_or_else(|| acr_of("simplified"));
         let key = self.client_key(&client, now).await?;
-        // Using up the old token and storing the new one commit together, grouped with
-        // other rotations into one durable commit.
-        let refresh = Self::new_refresh();
+        // No look-up first: the rotation is one compare-and-set of the grant row, grouped
+        // with other rotations into one durable commit. Only a refusal reads the grant,
+        // to say why.
         let rotation = rows::Rotation {
-            old_hash: hash,
-            new_hash: self.refresh_hash(&refresh),
-            grant_id: grant.id.clone(),
-            now: now_us,
+            grant_id,
+            client_id: client.id.clone(),
+            generation,
+            now: to_micros(now),
             expires_at: to_micros(now + self.settings.refresh_token_ttl),
         };
-        if !self.rotations().submit(rotation).await? {
-            return replayed().await;
-        }
+        let Some(grant) = self.rotations().submit(rotation.clone()).await? else {
+            return self.refresh_refused(&rotation).await.map(Err);
+        };
+        let scopes: Vec<String> = serde_json::from_str(&grant.scopes).unwrap_or_default();
+        let acr = grant.acr.clone().unwrap_or_else(|| acr_of("simplified"));
         let issued = Issue {
-            grant_id: &grant.id,
+            grant_id: &rotation.grant_id,
             client_id: &client.id,
             account_id: &grant.account_id,
             scopes: &scopes,
@@ -740,12 +713,39 @@ impl Provider {
             auth_time: from_micros(grant.created_at),
             nonce: None,
         };
+        let refresh = self.refresh_token(&rotation.grant_id, generation + 1);
         Ok(Ok(self.sign_tokens(&key, &issued, refresh, now)))
+    }
+
+    /// Why a rotation was refused. A token of an older generation was used already: a
+    /// replay (or two uses racing), which revokes the whole grant, its family.
+    async fn refresh_refused(&self, r: &rows::Rotation) -> Result<TokenError, OidcError> {
+        let grant = rows::grant(&mut *self.db.read().await?, &r.grant_id).await?;
+        let Some(grant) = grant.filter(|g| g.refresh_generation.is_some()) else {
+            return Ok(token_error("invalid_grant", "unknown refresh token"));
+        };
+        if grant.client_id != r.client_id {
+            return Ok(token_error("invalid_grant", "the token was issued to another client"));
+        }
+        if grant.revoked_at.is_some() {
+            return Ok(token_error("invalid_grant", "the grant was revoked"));
+        }
+        if grant.refresh_generation > Some(r.generation) {
+            rows::revoke_grant(&mut *self.db.conn().await?, &grant.id, r.now).await?;
+            return Ok(token_error(
+                "invalid_grant",
+                "the refresh token was already used: the grant is revoked",
+            ));
+        }
+        if grant.refresh_expires_at.is_some_and(|at| at <= r.now) {
+            return Ok(token_error("invalid_grant", "the refresh token has expired"));
+        }
+        Ok(token_error("invalid_grant", "unknown refresh token"))
     }
 
     /// The writer that groups refresh-token rotations into shared commits (started on
     /// first use, inside the server's runtime).
-    fn rotations(&self) -> &store::batch::GroupCommit<rows::Rotation, bool> {
+    fn rotations(&self) -> &store::batch::GroupCommit<rows::Rotation, Option<rows::Rotated>> {
         self.rotations
             .get_or_init(|| store::batch::GroupCommit::start(self.db.clone(), rows::rotate_refresh))
     }
@@ -780,9 +780,7 @@ impl Provider {
         if let Some(claims) = self.verify_jwt(token, "at+jwt", now).await? {
             return Ok(claims["sid"].as_str().map(str::to_owned));
         }
-        Ok(rows::refresh_with_grant(&mut *self.db.read().await?, &self.refresh_hash(token))
-            .await?
-            .map(|r| r.grant.id))
+        Ok(self.parse_refresh(token).map(|(grant_id, _)| grant_id))
     }
 
     /// RFC 7662: what a token of this client is, for a resource server.
@@ -810,9 +808,13 @@ impl Provider {
                 "iss": self.settings.issuer,
             })));
         }
-        let hash = self.refresh_hash(token);
-        let found = rows::refresh_with_grant(&mut *self.db.read().await?, &hash).await?;
-        if let Some(rows::RefreshRow { expires_at, used_at: None, grant }) = found
+        let Some((grant_id, generation)) = self.parse_refresh(token) else {
+            return Ok(Ok(inactive));
+        };
+        let grant = rows::grant(&mut *self.db.read().await?, &grant_id).await?;
+        if let Some(grant) = grant
+            && grant.refresh_generation == Some(generation)
+            && let Some(expires_at) = grant.refresh_expires_at
             && expires_at > to_micros(now)
             && grant.revoked_at.is_none()
             && grant.client_id == client.id

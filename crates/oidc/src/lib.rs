@@ -90,7 +90,11 @@ pub struct Provider {
     vault: Arc<Vault>,
     settings: Arc<ProviderSettings>,
     keys: Arc<std::sync::RwLock<keys::KeyCache>>,
-    rotations: Arc<std::sync::OnceLock<store::batch::GroupCommit<store::oidc::Rotation, bool>>>,
+    rotations: Arc<
+        std::sync::OnceLock<
+            store::batch::GroupCommit<store::oidc::Rotation, Option<store::oidc::Rotated>>,
+        >,
+    >,
     verified: Arc<flow::VerifiedTokens>,
     client_cache: Arc<clients::ClientCache>,
 }

@@ -333,25 +333,30 @@ pub async fn use_code(
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn insert_grant(
-    conn: &mut Conn,
-    id: &str,
-    client_id: &str,
-    account_id: &str,
-    scopes: &str,
-    acr: &str,
-    now: i64,
-) -> Result<(), StoreError> {
+/// A grant made by exchanging a code; its refresh token starts at generation 0.
+#[derive(Debug, Clone)]
+pub struct NewGrant<'a> {
+    pub id: &'a str,
+    pub client_id: &'a str,
+    pub account_id: &'a str,
+    pub scopes: &'a str,
+    pub acr: &'a str,
+    pub created_at: i64,
+    pub refresh_expires_at: i64,
+}
+
+pub async fn insert_grant(conn: &mut Conn, g: &NewGrant<'_>) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO oidc_grants (id, client_id, account_id, scopes, acr, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO oidc_grants (id, client_id, account_id, scopes, acr, created_at, \
+         refresh_generation, refresh_expires_at) VALUES ($1, $2, $3, $4, $5, $6, 0, $7)",
     )
-    .bind(id)
-    .bind(client_id)
-    .bind(account_id)
-    .bind(scopes)
-    .bind(acr)
-    .bind(now)
+    .bind(g.id)
+    .bind(g.client_id)
+    .bind(g.account_id)
+    .bind(g.scopes)
+    .bind(g.acr)
+    .bind(g.created_at)
+    .bind(g.refresh_expires_at)
     .execute(conn)
     .await?;
     Ok(())
@@ -390,6 +395,9 @@ pub struct GrantRow {
     pub acr: Option<String>,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
+    /// The generation of the grant's current refresh token (`None`: it has none).
+    pub refresh_generation: Option<i64>,
+    pub refresh_expires_at: Option<i64>,
 }
 
 fn grant_row(r: &AnyRow) -> Result<GrantRow, sqlx::Error> {
@@ -401,13 +409,15 @@ fn grant_row(r: &AnyRow) -> Result<GrantRow, sqlx::Error> {
         acr: r.try_get("acr")?,
         created_at: r.try_get("created_at")?,
         revoked_at: r.try_get("revoked_at")?,
+        refresh_generation: r.try_get("refresh_generation")?,
+        refresh_expires_at: r.try_get("refresh_expires_at")?,
     })
 }
 
 pub async fn grant(conn: &mut Conn, id: &str) -> Result<Option<GrantRow>, StoreError> {
     let row = sqlx::query(
-        "SELECT id, client_id, account_id, scopes, acr, created_at, revoked_at \
-         FROM oidc_grants WHERE id = $1",
+        "SELECT id, client_id, account_id, scopes, acr, created_at, revoked_at, \
+         refresh_generation, refresh_expires_at FROM oidc_grants WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(conn)
@@ -415,110 +425,68 @@ pub async fn grant(conn: &mut Conn, id: &str) -> Result<Option<GrantRow>, StoreE
     Ok(row.as_ref().map(grant_row).transpose()?)
 }
 
-/// A refresh token with the grant it belongs to, read in one statement.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefreshRow {
-    pub expires_at: i64,
-    pub used_at: Option<i64>,
-    pub grant: GrantRow,
-}
-
-pub async fn refresh_with_grant(
-    conn: &mut Conn,
-    token_hash: &str,
-) -> Result<Option<RefreshRow>, StoreError> {
-    let row = sqlx::query(
-        "SELECT r.expires_at, r.used_at, g.id, g.client_id, g.account_id, g.scopes, g.acr, \
-         g.created_at, g.revoked_at FROM oidc_refresh_tokens r \
-         JOIN oidc_grants g ON g.id = r.grant_id WHERE r.token_hash = $1",
-    )
-    .bind(token_hash)
-    .fetch_optional(conn)
-    .await?;
-    let Some(r) = row else { return Ok(None) };
-    Ok(Some(RefreshRow {
-        expires_at: r.try_get("expires_at")?,
-        used_at: r.try_get("used_at")?,
-        grant: grant_row(&r)?,
-    }))
-}
-
-/// One rotation of a refresh token: the old one used up, the new one stored.
+/// One rotation of a grant's refresh token: generation `generation` is used up and
+/// `generation + 1` becomes current, valid until `expires_at`.
 #[derive(Debug, Clone)]
 pub struct Rotation {
-    pub old_hash: String,
-    pub new_hash: String,
     pub grant_id: String,
+    pub client_id: String,
+    pub generation: i64,
     pub now: i64,
     pub expires_at: i64,
 }
 
-/// Applies a [`Rotation`] inside a (group) transaction; false, with nothing written, when
-/// the old token was used already (a replay, or a race between two uses).
+/// What a rotation answers with: the grant's fixed part, for the new tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotated {
+    pub account_id: String,
+    pub scopes: String,
+    pub acr: Option<String>,
+    pub created_at: i64,
+}
+
+/// Applies a [`Rotation`] inside a (group) transaction: one compare-and-set of the grant
+/// row. `None`, with nothing written, when the token is not the grant's current one, has
+/// expired, belongs to another client, or the grant is revoked (the caller reads the
+/// grant to tell which).
 pub fn rotate_refresh<'c>(
     conn: &'c mut Conn,
     r: &'c Rotation,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, StoreError>> + Send + 'c>> {
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Option<Rotated>, StoreError>> + Send + 'c>,
+> {
     Box::pin(async move {
-        if !use_refresh(conn, &r.old_hash, r.now).await? {
-            return Ok(false);
-        }
-        insert_refresh(conn, &r.new_hash, &r.grant_id, r.now, r.expires_at).await?;
-        Ok(true)
+        let row = sqlx::query(
+            "UPDATE oidc_grants SET refresh_generation = refresh_generation + 1, \
+             refresh_expires_at = $1 WHERE id = $2 AND client_id = $3 \
+             AND refresh_generation = $4 AND refresh_expires_at > $5 AND revoked_at IS NULL \
+             RETURNING account_id, scopes, acr, created_at",
+        )
+        .bind(r.expires_at)
+        .bind(&r.grant_id)
+        .bind(&r.client_id)
+        .bind(r.generation)
+        .bind(r.now)
+        .fetch_optional(conn)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(Rotated {
+            account_id: row.try_get("account_id")?,
+            scopes: row.try_get("scopes")?,
+            acr: row.try_get("acr")?,
+            created_at: row.try_get("created_at")?,
+        }))
     })
 }
 
-/// Deletes codes that expired before `codes_before` and refresh tokens that expired
-/// before `refresh_before` (housekeeping). Used ones are kept until then, so a replay is
-/// still recognized (and revokes what they gave).
-pub async fn purge_expired(
-    conn: &mut Conn,
-    codes_before: i64,
-    refresh_before: i64,
-) -> Result<u64, StoreError> {
-    let codes = sqlx::query("DELETE FROM oidc_codes WHERE expires_at < $1")
-        .bind(codes_before)
+/// Deletes codes that expired before `before` (housekeeping). Used ones are kept until
+/// then, so a replay is still recognized (and revokes what they gave).
+pub async fn purge_expired_codes(conn: &mut Conn, before: i64) -> Result<u64, StoreError> {
+    Ok(sqlx::query("DELETE FROM oidc_codes WHERE expires_at < $1")
+        .bind(before)
         .execute(&mut *conn)
         .await?
-        .rows_affected();
-    let refresh = sqlx::query("DELETE FROM oidc_refresh_tokens WHERE expires_at < $1")
-        .bind(refresh_before)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-    Ok(codes + refresh)
-}
-
-pub async fn insert_refresh(
-    conn: &mut Conn,
-    token_hash: &str,
-    grant_id: &str,
-    now: i64,
-    expires_at: i64,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO oidc_refresh_tokens (token_hash, grant_id, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4)",
-    )
-    .bind(token_hash)
-    .bind(grant_id)
-    .bind(now)
-    .bind(expires_at)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Uses up a refresh token; false when it was used already (a replay).
-pub async fn use_refresh(conn: &mut Conn, token_hash: &str, now: i64) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "UPDATE oidc_refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
-    )
-    .bind(now)
-    .bind(token_hash)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+        .rows_affected())
 }
 
 /// Revokes every live grant of an account (sign-out, password change), or only those of

@@ -508,6 +508,33 @@ pub(crate) mod flow {
             assert_eq!(won.len(), 1, "one use of a refresh token wins");
             assert!(!active(&app, &secret, &won[0]).await, "the replays revoked the family");
 
+            // A token whose generation was altered is unknown and revokes nothing; each
+            // rotation gives the token another 30 days, after which it has expired.
+            let back = walk(&app, &b, start, phone).await;
+            let body: serde_json::Value = grant(query_param(&back, "code").unwrap()).await.unwrap().json().await.unwrap();
+            let token = body["refresh_token"].as_str().unwrap().to_owned();
+            let refresh = |token: String| {
+                app.http.post(app.url("/oidc/token")).basic_auth("eis", Some(secret.clone()))
+                    .form(&[("grant_type", "refresh_token".to_owned()), ("refresh_token", token)])
+                    .send()
+            };
+            let (grant_id, rest) = token.split_once('.').unwrap();
+            let (_, mac) = rest.split_once('.').unwrap();
+            for forged in [format!("{grant_id}.1.{mac}"), format!("{grant_id}.0.{}", &mac[1..]), "nonsense".to_owned()] {
+                let body: serde_json::Value = refresh(forged).await.unwrap().json().await.unwrap();
+                assert_eq!(body["error_description"], json!("unknown refresh token"));
+            }
+            assert!(active(&app, &secret, &token).await, "a forged token revoked nothing");
+            app.clock.advance(Duration::days(29));
+            let body: serde_json::Value = refresh(token).await.unwrap().json().await.unwrap();
+            let token = body["refresh_token"].as_str().unwrap().to_owned();
+            app.clock.advance(Duration::days(29));
+            assert!(active(&app, &secret, &token).await, "the rotation renewed the lifetime");
+            app.clock.advance(Duration::days(2));
+            assert!(!active(&app, &secret, &token).await);
+            let body: serde_json::Value = refresh(token).await.unwrap().json().await.unwrap();
+            assert_eq!(body["error_description"], json!("the refresh token has expired"));
+
             // Removing the client revokes its grants: its access tokens stop at once.
             let back = walk(&app, &b, start, phone).await;
             let body: serde_json::Value = grant(query_param(&back, "code").unwrap()).await.unwrap().json().await.unwrap();
