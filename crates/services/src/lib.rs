@@ -292,3 +292,63 @@ impl Catalog {
         Ok(Self::assemble(services, base.agencies, base.categories, base.workflows))
     }
 }
+
+/// Russian words for numbers: the right plural form, money.
+pub mod words {
+    /// The form of a noun for `n`: `one` (1, 21), `few` (2–4, 22–24), `many` (5–20, 25…).
+    pub fn plural<'a>(n: u64, one: &'a str, few: &'a str, many: &'a str) -> &'a str {
+        match (n % 10, n % 100) {
+            (_, 11..=14) => many,
+            (1, _) => one,
+            (2..=4, _) => few,
+            _ => many,
+        }
+    }
+
+    /// «3 рабочих дня».
+    pub fn working_days(n: u32) -> String {
+        format!("{n} {}", plural(u64::from(n), "рабочий день", "рабочих дня", "рабочих дней"))
+    }
+
+    /// «1 500 ₽», «350,50 ₽»: thousands apart by a narrow no-break space.
+    pub fn rubles(kopecks: u64) -> String {
+        let (rub, kop) = (kopecks / 100, kopecks % 100);
+        let digits = rub.to_string();
+        let mut grouped = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                grouped.push('\u{202f}');
+            }
+            grouped.push(c);
+        }
+        if kop == 0 { format!("{grouped} ₽") } else { format!("{grouped},{kop:02} ₽") }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn plurals_and_money() {
+            let forms: Vec<String> = [1, 2, 5, 11, 21, 22, 25, 111, 112].map(working_days).to_vec();
+            assert_eq!(
+                forms,
+                [
+                    "1 рабочий день",
+                    "2 рабочих дня",
+                    "5 рабочих дней",
+                    "11 рабочих дней",
+                    "21 рабочий день",
+                    "22 рабочих дня",
+                    "25 рабочих дней",
+                    "111 рабочих дней",
+                    "112 рабочих дней"
+                ]
+            );
+            assert_eq!(rubles(35000), "350 ₽");
+            assert_eq!(rubles(150000), "1\u{202f}500 ₽");
+            assert_eq!(rubles(35050), "350,50 ₽");
+            assert_eq!(rubles(100_000_000), "1\u{202f}000\u{202f}000 ₽");
+        }
+    }
+}

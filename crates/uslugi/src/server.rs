@@ -104,9 +104,25 @@ impl Running {
     }
 }
 
+/// The shipped service catalog with the operator's definitions from `dir` over it (if the
+/// directory exists). Any invalid file refuses the start, each named with its line.
+pub fn load_catalog(dir: &Path) -> Result<services::Catalog, SettingsError> {
+    let extra = dir.is_dir().then_some(dir);
+    let catalog = services::Catalog::load(extra).map_err(|errors| SettingsError {
+        key: "services_dir".into(),
+        message: format!(
+            "описания услуг с ошибками / invalid service definitions:\n{}",
+            errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n")
+        ),
+    })?;
+    tracing::info!(services = catalog.services().len(), "service catalog loaded");
+    Ok(catalog)
+}
+
 /// Opens everything and starts serving on `settings.listen` (port 0 picks a free port).
 pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
     let calendar = load_calendar(&settings.calendar_dir)?;
+    let catalog = load_catalog(&settings.services_dir)?;
     for year in calendar.years().filter(|y| y.is_provisional()) {
         tracing::warn!(
             year = year.year(),
@@ -172,6 +188,7 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
             settings.oidc_provider(&settings.base_url(addr)),
         ),
         oidc_allow_http: settings.mode == crate::settings::Mode::Dev,
+        catalog: Arc::new(catalog),
     };
     let eis_app = crate::eis_cli::dev_app(settings, &state.oidc, clock.clone()).await;
     let app = web::router(state);

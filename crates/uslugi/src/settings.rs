@@ -10,11 +10,12 @@ use serde::Deserialize;
 
 /// Every key, as written in `uslugi.toml`; the environment variable is `USLUGI_` + the key
 /// in upper case, the flag `--` + the key with dashes.
-pub const KEYS: [&str; 43] = [
+pub const KEYS: [&str; 44] = [
     "listen",
     "data_dir",
     "database_url",
     "calendar_dir",
+    "services_dir",
     "log",
     "log_format",
     "mode",
@@ -63,6 +64,7 @@ struct Raw {
     data_dir: PathBuf,
     database_url: Option<String>,
     calendar_dir: Option<PathBuf>,
+    services_dir: Option<PathBuf>,
     log: String,
     log_format: String,
     mode: String,
@@ -188,6 +190,10 @@ pub struct Settings {
     /// Extra production-calendar files (`YYYY.toml`); defaults to `calendar/` in the data
     /// directory, read if it exists.
     pub calendar_dir: PathBuf,
+    /// The operator's service definitions over the shipped catalog (same layout as
+    /// `services/` in the repository); defaults to `services/` in the data directory,
+    /// read if it exists.
+    pub services_dir: PathBuf,
     /// A tracing filter such as `info` or `uslugi=debug,tower_http=debug`.
     pub log: String,
     pub log_format: LogFormat,
@@ -261,6 +267,7 @@ impl Settings {
             data_dir: data_dir.to_path_buf(),
             database_url,
             calendar_dir: data_dir.join("calendar"),
+            services_dir: data_dir.join("services"),
             log: "warn".into(),
             log_format: LogFormat::Json,
             mode: Mode::Dev,
@@ -467,6 +474,7 @@ impl Settings {
             ));
         }
         let calendar_dir = raw.calendar_dir.unwrap_or_else(|| raw.data_dir.join("calendar"));
+        let services_dir = raw.services_dir.unwrap_or_else(|| raw.data_dir.join("services"));
         let qes_roots = raw
             .qes_roots
             .filter(|p| !p.as_os_str().is_empty())
@@ -692,6 +700,7 @@ impl Settings {
             data_dir: raw.data_dir,
             database_url,
             calendar_dir,
+            services_dir,
             log: raw.log,
             log_format,
             mode,

@@ -8,6 +8,7 @@ mod activate;
 mod api;
 mod assets;
 pub mod bank;
+mod catalog;
 mod centers;
 mod clients_admin;
 mod confirm;
@@ -15,12 +16,12 @@ mod dev;
 mod error;
 mod layers;
 mod letter;
+mod linked;
 mod oidc_routes;
 mod ops;
 mod pages;
 mod rights;
 mod security;
-mod services;
 pub mod session;
 mod signature;
 pub mod staff;
@@ -59,6 +60,8 @@ pub struct AppState {
     /// Clients registered on the admin page may use `http://` redirect URIs (development,
     /// as `uslugi clients add` allows there).
     pub oidc_allow_http: bool,
+    /// The service catalog, read at start.
+    pub catalog: Arc<services::Catalog>,
 }
 
 /// The whole HTTP application: routes and the layers around them.
@@ -86,8 +89,10 @@ pub fn router(state: AppState) -> Router {
         .merge(bank::routes())
         .nest("/api/v1", bank::api_routes())
         .merge(oidc_routes::routes())
-        .merge(services::routes())
-        .nest("/api/v1", services::api_routes())
+        .merge(linked::routes())
+        .merge(catalog::routes())
+        .nest("/api/v1", catalog::api_routes())
+        .nest("/api/v1", linked::api_routes())
         .merge(ops::routes())
         .merge(assets::routes())
         .merge(dev::routes())

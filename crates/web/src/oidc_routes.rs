@@ -257,7 +257,7 @@ async fn authorize(
         .await
         .map_err(internal)?;
     let details = json!({"client": request.client.id});
-    crate::services::record(&state, "oidc.signin", &session.account_id, &origin, details).await?;
+    crate::linked::record(&state, "oidc.signin", &session.account_id, &origin, details).await?;
     Ok(see_other(&redirect))
 }
 
@@ -356,7 +356,7 @@ async fn consent(
     }
     state.oidc.save_consent(&session.account_id, &request, now).await.map_err(internal)?;
     let details = json!({"client": request.client.id, "scopes": request.scopes});
-    crate::services::record(&state, "oidc.consent", &session.account_id, &origin, details).await?;
+    crate::linked::record(&state, "oidc.consent", &session.account_id, &origin, details).await?;
     let auth_time = state
         .identity
         .sessions(&session.account_id, now)
@@ -370,7 +370,7 @@ async fn consent(
         .await
         .map_err(internal)?;
     let details = json!({"client": request.client.id});
-    crate::services::record(&state, "oidc.signin", &session.account_id, &origin, details).await?;
+    crate::linked::record(&state, "oidc.signin", &session.account_id, &origin, details).await?;
     Ok(see_other(&redirect))
 }
 

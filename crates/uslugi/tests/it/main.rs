@@ -12,6 +12,7 @@ mod accounts;
 mod api;
 mod bank;
 mod browser;
+mod catalog;
 mod cli;
 mod clients_admin;
 mod documents;
