@@ -63,6 +63,15 @@ enum Command {
     /// The procurement registry app (ЕИС), a relying party of the portal
     #[command(subcommand)]
     Eis(EisCommand),
+    /// The service catalog: the shipped definitions and the operator's in services_dir
+    #[command(subcommand)]
+    Services(ServicesCommand),
+}
+
+#[derive(Subcommand)]
+enum ServicesCommand {
+    /// Check every definition (shipped and in services_dir) and list the catalog
+    Check(Common),
 }
 
 #[derive(Subcommand)]
@@ -163,6 +172,7 @@ enum RegistryCommand {
 enum Action {
     Serve,
     Migrate,
+    ServicesCheck,
     VerifyJournal,
     Import { file: PathBuf, report: Option<PathBuf> },
     Demo { persons: u64, orgs: u64, seed: u64 },
@@ -203,6 +213,7 @@ fn main() -> ExitCode {
             (Action::LettersPrint { out }, common)
         }
         Some(Command::Letters(LettersCommand::Status(c))) => (Action::LettersStatus, c),
+        Some(Command::Services(ServicesCommand::Check(c))) => (Action::ServicesCheck, c),
         Some(Command::Staff(command)) => {
             let (action, c) = command.split();
             (
@@ -288,6 +299,7 @@ fn main() -> ExitCode {
             Action::RegistryStatus => registry_cli::status(&settings).await,
             Action::LettersPrint { out } => letters_cli::run_print(&settings, &out).await,
             Action::LettersStatus => letters_cli::status(&settings).await,
+            Action::ServicesCheck => services_check(&settings),
             Action::Staff(action) => staff_cli::run(&settings, action).await,
             Action::Clients(action) => clients_cli::run(&settings, action).await,
             Action::BankDemo(options) => {
@@ -309,6 +321,23 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// Prints the catalog the server would load, or every mistake in it (exit code 2).
+fn services_check(settings: &Settings) -> anyhow::Result<()> {
+    let catalog = server::load_catalog(&settings.services_dir)?;
+    for c in catalog.categories() {
+        println!("{}", c.title);
+        for s in catalog.in_category(&c.id) {
+            println!("  {:<34} {} ({})", s.id, s.title, s.source);
+        }
+    }
+    println!(
+        "Каталог в порядке: услуг {}, категорий {}. / The catalog is valid.",
+        catalog.services().len(),
+        catalog.categories().len()
+    );
+    Ok(())
 }
 
 fn config_error(e: &SettingsError) -> ExitCode {

@@ -278,7 +278,9 @@ on_both_backends! {
             let concrete = path
                 .replace("{kind}", "inn")
                 .replace("{year}", "2025")
-                .replace("{token}", "no-such-token");
+                .replace("{token}", "no-such-token")
+                .replace("{id}", "egrn-extract")
+                .replace("{client}", "eis");
             for method in ops.as_object().unwrap().keys() {
                 let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
                 let r = app.http.request(m, app.url(&concrete)).json(&json!({})).send().await.unwrap();

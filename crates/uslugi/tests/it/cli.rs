@@ -201,3 +201,28 @@ fn registry_demo_import_and_status_from_the_command_line() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn services_check_lists_the_catalog_or_names_each_broken_file() {
+    let dir = scratch_dir();
+    let out = uslugi(&dir).args(["services", "check", "--data-dir", "data"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("egrn-extract"), "{stdout}");
+    assert!(stdout.contains("Каталог в порядке: услуг 11"), "{stdout}");
+    std::fs::create_dir_all(dir.join("data/services/catalog")).unwrap();
+    std::fs::write(dir.join("data/services/catalog/a.toml"), "id = \"a\"\n").unwrap();
+    std::fs::write(
+        dir.join("data/services/categories.toml"),
+        "[[category]]\nid = \"Bad Id\"\ntitle = \"x\"\ndescription = \"\"\n",
+    )
+    .unwrap();
+    let out = uslugi(&dir).args(["services", "check", "--data-dir", "data"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("categories.toml, строка 1: id категории «Bad Id»"), "{stderr}");
+    assert!(
+        stderr.contains("a.toml, строка 1: не разобрать TOML: missing field `title`"),
+        "{stderr}"
+    );
+}
