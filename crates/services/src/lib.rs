@@ -7,7 +7,9 @@
 //!
 //! Layout: `agencies.toml`, `categories.toml`, `workflows/<id>.toml`, `catalog/<id>.toml`.
 
+pub mod deadline;
 pub mod definition;
+pub mod form;
 pub mod search;
 
 use std::collections::HashMap;

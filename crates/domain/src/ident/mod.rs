@@ -6,7 +6,9 @@
 
 mod bank;
 mod contact;
+pub mod kind;
 mod person;
+mod property;
 mod tax;
 
 pub use bank::{AccountKind, BankAccount, Bik, Uin};
@@ -14,6 +16,7 @@ pub use contact::{Email, Phone};
 pub use person::{
     BirthDate, DivisionCode, NamePart, Passport, Snils, free_text, parse_date, parse_past_date,
 };
+pub use property::CadastralNumber;
 pub use tax::{Inn, InnKind, Kpp, Ogrn, Ogrnip};
 
 use crate::FieldError;

@@ -63,6 +63,8 @@ const IDENTIFIERS_MD: &[(&str, &str, Extra, bool)] = &[
     ("name", "Ivanov", None, false),
     ("birth-date", "17.05.1990", None, true),
     ("birth-date", "01.01.2030", None, false),
+    ("cadastral", "77:01:0001001:1234", None, true),
+    ("cadastral", "77:01:1234", None, false),
 ];
 
 on_both_backends! {
