@@ -7,6 +7,7 @@
 //! dialects must differ are functions of [`Backend`], never `if` chains in repositories.
 //! Only this crate knows SQL.
 
+pub mod applications;
 pub mod banks;
 pub mod batch;
 mod db;

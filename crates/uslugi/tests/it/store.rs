@@ -216,3 +216,63 @@ mod journal_chain {
         }
     }
 }
+
+on_both_backends! {
+    async fn applications_change_by_compare_and_set_and_numbers_count_up(app) {
+        use store::applications::{self as apps, ApplicationRow, Filter};
+        let db = app.db();
+        let mut conn = db.conn().await.unwrap();
+        let draft = |id: &str, account: &str, at: i64| ApplicationRow {
+            id: id.into(),
+            number: None,
+            account_id: account.into(),
+            service_id: "egrn-extract".into(),
+            agency_id: "rosreestr".into(),
+            status: "draft".into(),
+            answers: "sealed".into(),
+            created_at: at,
+            updated_at: at,
+            submitted_at: None,
+            due_on: None,
+            paused_on: None,
+            act_by: None,
+            claimed_by: None,
+            version: 0,
+        };
+        apps::insert(&mut conn, &draft("a1", "p1", 10)).await.unwrap();
+        apps::insert(&mut conn, &draft("a2", "p1", 20)).await.unwrap();
+        apps::insert(&mut conn, &draft("a3", "p2", 30)).await.unwrap();
+        // Two changes from the same version: the first wins, the second writes nothing.
+        let mut first = apps::get(&mut conn, "a1").await.unwrap().unwrap();
+        let mut second = first.clone();
+        first.status = "submitted".into();
+        first.number = Some("2026-0000001".into());
+        first.due_on = Some("2026-11-25".into());
+        first.submitted_at = Some(40);
+        first.updated_at = 40;
+        first.version += 1;
+        second.status = "cancelled".into();
+        second.version += 1;
+        assert!(apps::update(&mut conn, &first).await.unwrap());
+        assert!(!apps::update(&mut conn, &second).await.unwrap());
+        assert_eq!(apps::get(&mut conn, "a1").await.unwrap().unwrap().status, "submitted");
+        // Lists: the applicant's newest first; the agency's queue by due date, no drafts.
+        let mine = apps::list(&mut conn, &Filter { account_id: Some("p1".into()), limit: 10, ..Filter::default() }).await.unwrap();
+        assert_eq!(mine.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["a1", "a2"]);
+        let queue = apps::list(&mut conn, &Filter { agency_ids: vec!["rosreestr".into()], queue: true, limit: 10, ..Filter::default() }).await.unwrap();
+        assert_eq!(queue.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["a1"]);
+        let by_number = apps::list(&mut conn, &Filter { number: Some("2026-0000001".into()), limit: 10, ..Filter::default() }).await.unwrap();
+        assert_eq!(by_number.len(), 1);
+        let drafts = apps::list(&mut conn, &Filter { statuses: vec!["draft".into()], from: Some(15), to: Some(35), limit: 10, ..Filter::default() }).await.unwrap();
+        assert_eq!(drafts.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["a3", "a2"]);
+        assert_eq!(apps::counts(&mut conn, &["rosreestr".into()]).await.unwrap(), vec![("submitted".to_owned(), 1)]);
+        // Only the owner's draft can be deleted.
+        assert!(!apps::delete_draft(&mut conn, "a2", "p2").await.unwrap());
+        assert!(apps::delete_draft(&mut conn, "a2", "p1").await.unwrap());
+        assert!(!apps::delete_draft(&mut conn, "a1", "p1").await.unwrap(), "submitted stays");
+        // Counters start at 1 and count up per name.
+        assert_eq!(apps::next_counter(&mut conn, "applications-2026").await.unwrap(), 1);
+        assert_eq!(apps::next_counter(&mut conn, "applications-2026").await.unwrap(), 2);
+        assert_eq!(apps::next_counter(&mut conn, "applications-2027").await.unwrap(), 1);
+    }
+}
