@@ -47,6 +47,8 @@ pub enum Template {
     LetterSent { expires_on: chrono::NaiveDate },
     /// An operator of a service centre entered the person's documents for the check.
     DocumentsEnteredAtCenter,
+    /// An application changed its status (submitted, approved, a clarification asked…).
+    ApplicationStatus { number: String, service: String, status: String, comment: Option<String> },
 }
 
 /// A rendered message.
@@ -87,6 +89,7 @@ impl Template {
             Self::LetterRequested => "letter.requested",
             Self::LetterSent { .. } => "letter.sent",
             Self::DocumentsEnteredAtCenter => "documents.entered_at_center",
+            Self::ApplicationStatus { .. } => "application.status",
         }
     }
 
@@ -214,6 +217,15 @@ impl Template {
                 format!(
                     "Ваша учётная запись подтверждена {route}. Теперь доступны все услуги. \
                      {NOT_YOU}"
+                ),
+            ),
+            Self::ApplicationStatus { number, service, status, comment } => (
+                format!("Заявление № {number}: {}", status.to_lowercase()),
+                format!(
+                    "Заявление № {number} «{service}»: {}.{}\n\nПодробности — в личном \
+                     кабинете, раздел «Мои заявки».",
+                    status.to_lowercase(),
+                    comment.as_ref().map_or_else(String::new, |c| format!("\nКомментарий: {c}"))
                 ),
             ),
             Self::LetterRequested => (

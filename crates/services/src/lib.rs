@@ -7,6 +7,7 @@
 //!
 //! Layout: `agencies.toml`, `categories.toml`, `workflows/<id>.toml`, `catalog/<id>.toml`.
 
+pub mod applications;
 pub mod deadline;
 pub mod definition;
 pub mod form;

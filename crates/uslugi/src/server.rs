@@ -121,8 +121,8 @@ pub fn load_catalog(dir: &Path) -> Result<services::Catalog, SettingsError> {
 
 /// Opens everything and starts serving on `settings.listen` (port 0 picks a free port).
 pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
-    let calendar = load_calendar(&settings.calendar_dir)?;
-    let catalog = load_catalog(&settings.services_dir)?;
+    let calendar = Arc::new(load_calendar(&settings.calendar_dir)?);
+    let catalog = Arc::new(load_catalog(&settings.services_dir)?);
     for year in calendar.years().filter(|y| y.is_provisional()) {
         tracing::warn!(
             year = year.year(),
@@ -173,7 +173,7 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
     let state = web::AppState {
         db: db.clone(),
         clock: clock.clone(),
-        calendar: Arc::new(calendar),
+        calendar: calendar.clone(),
         vault: vault.clone(),
         outbox: outbox.clone(),
         dev_outbox: settings.dev_outbox(),
@@ -188,7 +188,14 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
             settings.oidc_provider(&settings.base_url(addr)),
         ),
         oidc_allow_http: settings.mode == crate::settings::Mode::Dev,
-        catalog: Arc::new(catalog),
+        applications: services::applications::Applications::new(
+            db.clone(),
+            vault.clone(),
+            catalog.clone(),
+            calendar.clone(),
+            outbox.clone(),
+        ),
+        catalog,
     };
     let eis_app = crate::eis_cli::dev_app(settings, &state.oidc, clock.clone()).await;
     let app = web::router(state);

@@ -49,8 +49,8 @@ impl From<store::StoreError> for AppError {
 /// One wrong form field, for API clients to put the message beside the field.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct FieldProblem {
-    pub field: &'static str,
-    pub code: &'static str,
+    pub field: String,
+    pub code: String,
     pub message: String,
 }
 
@@ -156,8 +156,8 @@ impl From<identity::IdentityError> for AppError {
             E::Fields(list) => list
                 .iter()
                 .map(|(field, err)| FieldProblem {
-                    field,
-                    code: err.code(),
+                    field: (*field).to_owned(),
+                    code: err.code().to_owned(),
                     message: err.to_string(),
                 })
                 .collect(),

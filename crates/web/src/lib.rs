@@ -6,6 +6,7 @@ mod account;
 mod account_api;
 mod activate;
 mod api;
+mod applications;
 mod assets;
 pub mod bank;
 mod catalog;
@@ -62,6 +63,8 @@ pub struct AppState {
     pub oidc_allow_http: bool,
     /// The service catalog, read at start.
     pub catalog: Arc<services::Catalog>,
+    /// Applications for services.
+    pub applications: services::applications::Applications,
 }
 
 /// The whole HTTP application: routes and the layers around them.
@@ -92,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .merge(linked::routes())
         .merge(catalog::routes())
         .nest("/api/v1", catalog::api_routes())
+        .nest("/api/v1", applications::api_routes())
         .nest("/api/v1", linked::api_routes())
         .merge(ops::routes())
         .merge(assets::routes())

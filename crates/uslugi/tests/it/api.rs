@@ -282,7 +282,8 @@ on_both_backends! {
                 .replace("{year}", "2025")
                 .replace("{token}", "no-such-token")
                 .replace("{id}", "egrn-extract")
-                .replace("{client}", "eis");
+                .replace("{client}", "eis")
+                .replace("{transition}", "cancel");
             for method in ops.as_object().unwrap().keys() {
                 let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
                 let r = app.http.request(m, app.url(&concrete)).json(&json!({})).send().await.unwrap();

@@ -10,6 +10,7 @@ mod support;
 
 mod accounts;
 mod api;
+mod applications;
 mod bank;
 mod browser;
 mod catalog;

@@ -1,0 +1,656 @@
+//! Applications: a draft started from a service, pre-filled from the verified profile,
+//! saved as typed, submitted when its answers pass the form's check; then moved along the
+//! service's workflow by the applicant, the agency's officers and the platform.
+//!
+//! Every change is one compare-and-set on the application's `version`, in one
+//! transaction with its timeline event, its journal entry and the notices to the
+//! applicant: what the person is told happened has happened, durably, and of two
+//! concurrent changes (two officers taking the same application) exactly one wins.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::{CalendarError, WorkingCalendar, moscow_date};
+use journal::{ActorKind, Event, Origin, Outcome};
+use notify::{Channel, Outbox, Template};
+use store::applications::{self as rows, ApplicationRow, EventRow, Filter};
+use store::vault::Vault;
+use store::{Db, StoreError, from_micros, to_micros};
+
+use crate::definition::{DRAFT, Level, Prefill, Role, Service, Workflow};
+use crate::form::{self, Answer, Answers, Problem, Stage};
+use crate::{Catalog, deadline};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplicationError {
+    #[error("заявление не найдено")]
+    NotFound,
+    #[error("услуги «{0}» нет в каталоге")]
+    UnknownService(String),
+    /// A rule refused the step; the text is for the person, in Russian.
+    #[error("{0}")]
+    Refused(String),
+    /// Someone changed the application first.
+    #[error("заявление уже изменилось — обновите страницу")]
+    Conflict,
+    #[error("производственный календарь: {0}")]
+    Calendar(#[from] CalendarError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<notify::NotifyError> for ApplicationError {
+    fn from(e: notify::NotifyError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+/// An application as its owner and officers see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Application {
+    pub id: String,
+    pub number: Option<String>,
+    pub account_id: String,
+    pub service_id: String,
+    pub agency_id: String,
+    /// `draft` or a workflow state.
+    pub status: String,
+    pub answers: Answers,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub due_on: Option<NaiveDate>,
+    pub paused_on: Option<NaiveDate>,
+    /// The last day the applicant may act in this state (answer, appeal).
+    pub act_by: Option<NaiveDate>,
+    pub claimed_by: Option<String>,
+    pub version: i64,
+}
+
+/// One entry of the timeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimelineEntry {
+    pub at: DateTime<Utc>,
+    pub actor: Role,
+    pub transition: String,
+    pub from: String,
+    pub to: String,
+    pub comment: Option<String>,
+}
+
+/// Who acts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub role: Role,
+    /// The account (applicant) or staff id (officer, head); `None` for the platform.
+    pub id: Option<String>,
+    /// Agencies an officer or head works for (ignored for others).
+    pub agencies: Vec<String>,
+}
+
+impl Actor {
+    pub fn applicant(account_id: &str) -> Self {
+        Self { role: Role::Applicant, id: Some(account_id.to_owned()), agencies: Vec::new() }
+    }
+}
+
+/// The applicant's verified data, for pre-filling (what the caller could read).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Profile {
+    pub surname: Option<String>,
+    pub given_name: Option<String>,
+    pub patronymic: Option<String>,
+    pub birthdate: Option<NaiveDate>,
+    pub snils: Option<String>,
+    pub inn: Option<String>,
+    pub passport: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub registration_address: Option<String>,
+}
+
+impl Profile {
+    fn value(&self, p: Prefill) -> Option<String> {
+        let full = || {
+            let parts = [&self.surname, &self.given_name, &self.patronymic];
+            let words: Vec<&str> = parts.iter().filter_map(|p| p.as_deref()).collect();
+            (!words.is_empty()).then(|| words.join(" "))
+        };
+        match p {
+            Prefill::Surname => self.surname.clone(),
+            Prefill::GivenName => self.given_name.clone(),
+            Prefill::Patronymic => self.patronymic.clone(),
+            Prefill::FullName => full(),
+            Prefill::Birthdate => self.birthdate.map(|d| d.format("%d.%m.%Y").to_string()),
+            Prefill::Gender => None,
+            Prefill::Snils => self.snils.clone(),
+            Prefill::Inn => self.inn.clone(),
+            Prefill::Passport => self.passport.clone(),
+            Prefill::Phone => self.phone.clone(),
+            Prefill::Email => self.email.clone(),
+            Prefill::RegistrationAddress | Prefill::ResidenceAddress => {
+                self.registration_address.clone()
+            }
+        }
+    }
+}
+
+/// The applicant as the caller knows them: account, level and where to send notices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applicant {
+    pub account_id: String,
+    pub level: Level,
+    /// Confirmed contacts: (channel, address).
+    pub contacts: Vec<(Channel, String)>,
+}
+
+/// «Мои заявки» filters; empty ones do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct MineFilter {
+    pub number: Option<String>,
+    pub service_id: Option<String>,
+    pub status: Option<String>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+const ANSWERS: &str = "application.answers";
+const COMMENT: &str = "application.comment";
+
+#[derive(Debug, Clone)]
+pub struct Applications {
+    db: Db,
+    vault: Arc<Vault>,
+    catalog: Arc<Catalog>,
+    calendar: Arc<WorkingCalendar>,
+    outbox: Outbox,
+}
+
+impl Applications {
+    pub fn new(
+        db: Db,
+        vault: Arc<Vault>,
+        catalog: Arc<Catalog>,
+        calendar: Arc<WorkingCalendar>,
+        outbox: Outbox,
+    ) -> Self {
+        Self { db, vault, catalog, calendar, outbox }
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    fn service(&self, id: &str) -> Result<(&Service, &Workflow), ApplicationError> {
+        let s =
+            self.catalog.service(id).ok_or_else(|| ApplicationError::UnknownService(id.into()))?;
+        let w = self
+            .catalog
+            .workflow(&s.workflow)
+            .ok_or_else(|| ApplicationError::Internal(format!("workflow {}", s.workflow)))?;
+        Ok((s, w))
+    }
+
+    fn seal(&self, id: &str, answers: &Answers) -> String {
+        let json = serde_json::to_string(answers).unwrap_or_else(|_| "{}".into());
+        self.vault.encrypt(&json, &format!("{ANSWERS}:{id}"))
+    }
+
+    fn open(&self, r: ApplicationRow) -> Result<Application, ApplicationError> {
+        let json = self
+            .vault
+            .decrypt(&r.answers, &format!("{ANSWERS}:{}", r.id))
+            .map_err(|e| ApplicationError::Internal(format!("answers of {}: {e}", r.id)))?;
+        let answers: Answers = serde_json::from_str(&json).unwrap_or_default();
+        let date = |d: &Option<String>| d.as_deref().and_then(|d| d.parse().ok());
+        Ok(Application {
+            answers,
+            created_at: from_micros(r.created_at),
+            updated_at: from_micros(r.updated_at),
+            submitted_at: r.submitted_at.map(from_micros),
+            due_on: date(&r.due_on),
+            paused_on: date(&r.paused_on),
+            act_by: date(&r.act_by),
+            id: r.id,
+            number: r.number,
+            account_id: r.account_id,
+            service_id: r.service_id,
+            agency_id: r.agency_id,
+            status: r.status,
+            claimed_by: r.claimed_by,
+            version: r.version,
+        })
+    }
+
+    fn row(&self, a: &Application) -> ApplicationRow {
+        let date = |d: Option<NaiveDate>| d.map(|d| d.to_string());
+        ApplicationRow {
+            id: a.id.clone(),
+            number: a.number.clone(),
+            account_id: a.account_id.clone(),
+            service_id: a.service_id.clone(),
+            agency_id: a.agency_id.clone(),
+            status: a.status.clone(),
+            answers: self.seal(&a.id, &a.answers),
+            created_at: to_micros(a.created_at),
+            updated_at: to_micros(a.updated_at),
+            submitted_at: a.submitted_at.map(to_micros),
+            due_on: date(a.due_on),
+            paused_on: date(a.paused_on),
+            act_by: date(a.act_by),
+            claimed_by: a.claimed_by.clone(),
+            version: a.version,
+        }
+    }
+
+    /// Starts a draft of `service_id`, pre-filled from `profile`. Refused when the
+    /// account's level is below the service's.
+    pub async fn start(
+        &self,
+        who: &Applicant,
+        service_id: &str,
+        profile: &Profile,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<Application, ApplicationError> {
+        let (service, _) = self.service(service_id)?;
+        if who.level < service.min_level {
+            return Err(ApplicationError::Refused(format!(
+                "Для этой услуги нужна {} учётная запись, у вас — {}. Подтвердите личность в \
+                 личном кабинете и вернитесь к заявлению.",
+                service.min_level.title(),
+                who.level.title()
+            )));
+        }
+        let mut answers = Answers::new();
+        for f in &service.form {
+            if let Some(v) = f.prefill.and_then(|p| profile.value(p)) {
+                answers.insert(f.id.clone(), Answer::Value(v));
+            }
+        }
+        let a = Application {
+            id: uuid::Uuid::now_v7().to_string(),
+            number: None,
+            account_id: who.account_id.clone(),
+            service_id: service.id.clone(),
+            agency_id: service.agency.clone(),
+            status: DRAFT.to_owned(),
+            answers,
+            created_at: now,
+            updated_at: now,
+            submitted_at: None,
+            due_on: None,
+            paused_on: None,
+            act_by: None,
+            claimed_by: None,
+            version: 0,
+        };
+        let mut tx = self.db.begin().await?;
+        rows::insert(&mut tx, &self.row(&a)).await?;
+        let details = serde_json::json!({ "application": a.id, "service": service.id });
+        self.journal(
+            &mut tx,
+            &Actor::applicant(&who.account_id),
+            &a,
+            "application.started",
+            origin,
+            details,
+            now,
+        )
+        .await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(a)
+    }
+
+    /// The application if `actor` may see it: its applicant, or an officer of its agency.
+    pub async fn get(&self, actor: &Actor, id: &str) -> Result<Application, ApplicationError> {
+        let row = rows::get(&mut *self.db.read().await?, id).await?;
+        let a = self.open(row.ok_or(ApplicationError::NotFound)?)?;
+        if !may_see(actor, &a) {
+            return Err(ApplicationError::NotFound);
+        }
+        Ok(a)
+    }
+
+    /// Saves a draft's answers as typed (wrong ones too) and says what is wrong with them.
+    /// In a clarification the applicant edits the submitted answers the same way.
+    pub async fn save(
+        &self,
+        account_id: &str,
+        id: &str,
+        answers: Answers,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<(Application, Vec<Problem>), ApplicationError> {
+        let actor = Actor::applicant(account_id);
+        let mut a = self.get(&actor, id).await?;
+        let (service, workflow) = self.service(&a.service_id)?;
+        let editable =
+            a.status == DRAFT || workflow.state(&a.status).is_some_and(|s| s.pauses_deadline);
+        if !editable {
+            return Err(ApplicationError::Refused(
+                "Заявление уже подано: его нельзя изменить.".into(),
+            ));
+        }
+        let problems = form::check(service, &answers, today, Stage::Draft).problems;
+        a.answers = answers;
+        a.updated_at = now;
+        a.version += 1;
+        let mut conn = self.db.conn().await?;
+        if !rows::update(&mut conn, &self.row(&a)).await? {
+            return Err(ApplicationError::Conflict);
+        }
+        Ok((a, problems))
+    }
+
+    /// Submits a draft: the answers must pass the form's check (else the problems come
+    /// back and nothing changes). Gives the number, the due date, the timeline's first
+    /// entry, the journal entry and the notices, in one commit.
+    pub async fn submit(
+        &self,
+        who: &Applicant,
+        id: &str,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Application, Vec<Problem>>, ApplicationError> {
+        let actor = Actor::applicant(&who.account_id);
+        let mut a = self.get(&actor, id).await?;
+        if a.status != DRAFT {
+            return Err(ApplicationError::Refused("Заявление уже подано.".into()));
+        }
+        let (service, workflow) = self.service(&a.service_id)?;
+        if who.level < service.min_level {
+            return Err(ApplicationError::Refused(format!(
+                "Для этой услуги нужна {} учётная запись.",
+                service.min_level.title()
+            )));
+        }
+        let today = moscow_date(now);
+        let checked = form::check(service, &a.answers, today, Stage::Submit);
+        if !checked.problems.is_empty() {
+            return Ok(Err(checked.problems));
+        }
+        let due = deadline::due(&self.calendar, today, service.deadline.working_days)?;
+        let mut tx = self.db.begin().await?;
+        let seq =
+            rows::next_counter(&mut tx, &format!("applications-{}", today.format("%Y"))).await?;
+        a.number = Some(format!("{}-{seq:07}", today.format("%Y")));
+        a.answers = checked.answers;
+        a.status = workflow.initial.clone();
+        a.submitted_at = Some(now);
+        a.updated_at = now;
+        a.due_on = Some(due);
+        a.version += 1;
+        if !rows::update(&mut tx, &self.row(&a)).await? {
+            return Err(ApplicationError::Conflict);
+        }
+        self.record(&mut tx, &actor, &a, "submit", DRAFT, None, who, origin, now).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.outbox.wake();
+        Ok(Ok(a))
+    }
+
+    /// Takes `transition` on the application as `actor`, with a comment when the step
+    /// needs one. `applicant` is where the notices go.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn act(
+        &self,
+        actor: &Actor,
+        id: &str,
+        transition: &str,
+        comment: Option<&str>,
+        applicant: &Applicant,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<Application, ApplicationError> {
+        let mut a = self.get(actor, id).await?;
+        let (service, workflow) = self.service(&a.service_id)?;
+        let Some(step) =
+            workflow.available(&a.status, actor.role).find(|t| t.id == transition).cloned()
+        else {
+            let state = workflow.state(&a.status).map_or(a.status.as_str(), |s| s.title.as_str());
+            return Err(ApplicationError::Refused(format!(
+                "Сейчас это действие недоступно: заявление в статусе «{state}»."
+            )));
+        };
+        let comment = comment.map(str::trim).filter(|c| !c.is_empty());
+        if step.needs_comment && comment.is_none() {
+            return Err(ApplicationError::Refused(format!(
+                "«{}»: напишите комментарий.",
+                step.title
+            )));
+        }
+        if comment.is_some_and(|c| c.chars().count() > 2000) {
+            return Err(ApplicationError::Refused("Комментарий: не длиннее 2000 символов.".into()));
+        }
+        let today = moscow_date(now);
+        if step.within_working_days.is_some() && a.act_by.is_some_and(|last| today > last) {
+            return Err(ApplicationError::Refused(format!(
+                "Срок для действия «{}» истёк {}.",
+                step.title,
+                a.act_by.map(|d| d.format("%d.%m.%Y").to_string()).unwrap_or_default()
+            )));
+        }
+        if step.role == Role::Applicant
+            && step.from.iter().any(|f| workflow.state(f).is_some_and(|s| s.pauses_deadline))
+        {
+            // Corrections must pass the form's check before they go back to the agency.
+            let checked = form::check(service, &a.answers, today, Stage::Submit);
+            if let Some(p) = checked.problems.first() {
+                return Err(ApplicationError::Refused(format!(
+                    "Исправьте заявление: {}",
+                    p.message
+                )));
+            }
+            a.answers = checked.answers;
+        }
+        let from = a.status.clone();
+        let leaving = workflow.state(&from).cloned();
+        let entering = workflow.state(&step.to).cloned();
+        // The deadline: a pause ends (the due date moves on by the wait) or begins.
+        if let (Some(paused), Some(due)) = (a.paused_on, a.due_on)
+            && leaving.as_ref().is_some_and(|s| s.pauses_deadline)
+        {
+            a.due_on = Some(deadline::resumed(&self.calendar, due, paused, today)?);
+            a.paused_on = None;
+        }
+        a.act_by = None;
+        if entering.as_ref().is_some_and(|s| s.pauses_deadline) {
+            a.paused_on = Some(today);
+        }
+        if let Some(days) = step.answer_within_working_days {
+            let by = deadline::window_end(&self.calendar, today, days)?;
+            if step.role == Role::Applicant {
+                // An appeal: the agency decides by then.
+                a.due_on = Some(by);
+            } else {
+                a.act_by = Some(by);
+            }
+        }
+        // A window the applicant has in the new state (an appeal of a rejection).
+        if let Some(days) = workflow
+            .transitions
+            .iter()
+            .filter(|t| t.from.contains(&step.to) && t.role == Role::Applicant)
+            .find_map(|t| t.within_working_days)
+        {
+            a.act_by = Some(deadline::window_end(&self.calendar, today, days)?);
+        }
+        if matches!(actor.role, Role::Officer | Role::Head) {
+            a.claimed_by = actor.id.clone();
+        }
+        a.status = step.to.clone();
+        a.updated_at = now;
+        a.version += 1;
+        let mut tx = self.db.begin().await?;
+        if !rows::update(&mut tx, &self.row(&a)).await? {
+            return Err(ApplicationError::Conflict);
+        }
+        self.record(&mut tx, actor, &a, &step.id, &from, comment, applicant, origin, now).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.outbox.wake();
+        Ok(a)
+    }
+
+    /// Deletes a draft of the applicant's.
+    pub async fn delete_draft(&self, account_id: &str, id: &str) -> Result<(), ApplicationError> {
+        if rows::delete_draft(&mut *self.db.conn().await?, id, account_id).await? {
+            Ok(())
+        } else {
+            Err(ApplicationError::NotFound)
+        }
+    }
+
+    /// «Мои заявки»: the applicant's applications, newest change first.
+    pub async fn mine(
+        &self,
+        account_id: &str,
+        f: &MineFilter,
+    ) -> Result<Vec<Application>, ApplicationError> {
+        let day = |d: NaiveDate| {
+            d.and_hms_opt(0, 0, 0).map(|t| to_micros(t.and_utc() - chrono::Duration::hours(3)))
+        };
+        let filter = Filter {
+            account_id: Some(account_id.to_owned()),
+            service_id: f.service_id.clone(),
+            statuses: f.status.clone().into_iter().collect(),
+            number: f.number.clone(),
+            from: f.from.and_then(day),
+            to: f.to.and_then(|d| d.succ_opt()).and_then(day),
+            limit: if f.limit > 0 { f.limit.min(500) } else { 50 },
+            offset: f.offset.max(0),
+            ..Filter::default()
+        };
+        let found = rows::list(&mut *self.db.read().await?, &filter).await?;
+        found.into_iter().map(|r| self.open(r)).collect()
+    }
+
+    /// The timeline of an application `actor` may see.
+    pub async fn timeline(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<Vec<TimelineEntry>, ApplicationError> {
+        let a = self.get(actor, id).await?;
+        let found = rows::events(&mut *self.db.read().await?, &a.id).await?;
+        Ok(found
+            .into_iter()
+            .map(|e| TimelineEntry {
+                at: from_micros(e.at),
+                actor: role_of(&e.actor_kind),
+                comment: e
+                    .comment
+                    .and_then(|c| self.vault.decrypt(&c, &format!("{COMMENT}:{}", e.id)).ok()),
+                transition: e.transition,
+                from: e.from_status,
+                to: e.to_status,
+            })
+            .collect())
+    }
+
+    /// The timeline event, the journal entry and the notices of one change.
+    #[allow(clippy::too_many_arguments)]
+    async fn record(
+        &self,
+        conn: &mut store::Conn,
+        actor: &Actor,
+        a: &Application,
+        transition: &str,
+        from: &str,
+        comment: Option<&str>,
+        applicant: &Applicant,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), ApplicationError> {
+        let event_id = uuid::Uuid::now_v7().to_string();
+        let event = EventRow {
+            comment: comment.map(|c| self.vault.encrypt(c, &format!("{COMMENT}:{event_id}"))),
+            id: event_id,
+            application_id: a.id.clone(),
+            at: to_micros(now),
+            actor_kind: role_name(actor.role).to_owned(),
+            actor_id: actor.id.clone(),
+            transition: transition.to_owned(),
+            from_status: from.to_owned(),
+            to_status: a.status.clone(),
+        };
+        rows::insert_event(conn, &event).await?;
+        let details = serde_json::json!({
+            "application": a.id, "number": a.number, "service": a.service_id,
+            "transition": transition, "from": from, "to": a.status,
+        });
+        self.journal(conn, actor, a, "application.status", origin, details, now).await?;
+        let (service, workflow) = self.service(&a.service_id)?;
+        let status = workflow.state(&a.status).map_or(a.status.clone(), |s| s.title.clone());
+        let template = Template::ApplicationStatus {
+            number: a.number.clone().unwrap_or_default(),
+            service: service.title.clone(),
+            status,
+            comment: comment.map(str::to_owned),
+        };
+        for (channel, address) in &applicant.contacts {
+            self.outbox.enqueue(conn, *channel, address, &template, now).await?;
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn journal(
+        &self,
+        conn: &mut store::Conn,
+        actor: &Actor,
+        a: &Application,
+        action: &str,
+        origin: &Origin,
+        details: serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result<(), ApplicationError> {
+        let kind = match actor.role {
+            Role::Applicant => ActorKind::Citizen,
+            Role::Officer | Role::Head => ActorKind::Officer,
+            Role::System => ActorKind::System,
+        };
+        let event = Event {
+            at: now,
+            actor: kind,
+            actor_id: actor.id.as_deref(),
+            subject_id: Some(&a.account_id),
+            action,
+            outcome: Outcome::Ok,
+            origin,
+            details,
+        };
+        journal::record(conn, &event).await?;
+        Ok(())
+    }
+}
+
+fn may_see(actor: &Actor, a: &Application) -> bool {
+    match actor.role {
+        Role::Applicant => actor.id.as_deref() == Some(a.account_id.as_str()),
+        Role::Officer | Role::Head => a.status != DRAFT && actor.agencies.contains(&a.agency_id),
+        Role::System => true,
+    }
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Applicant => "applicant",
+        Role::Officer => "officer",
+        Role::Head => "head",
+        Role::System => "system",
+    }
+}
+
+fn role_of(name: &str) -> Role {
+    match name {
+        "applicant" => Role::Applicant,
+        "officer" => Role::Officer,
+        "head" => Role::Head,
+        _ => Role::System,
+    }
+}

@@ -1,0 +1,125 @@
+//! Applications through the API: a draft pre-filled from the verified profile, saved as
+//! typed, refused on submission field by field, submitted with a number and a due date
+//! in working days, listed with filters, cancelled by the applicant, private to them.
+
+use serde_json::{Value, json};
+
+use crate::documents::{call, documents_when, maria};
+use crate::support::on_both_backends;
+
+const PHONE: &str = "+79161234567";
+
+async fn put(app: &crate::support::TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
+    let r = app.http.put(app.url(path)).bearer_auth(token).json(&body).send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+fn fields(body: &Value) -> Vec<&str> {
+    body["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect()
+}
+
+on_both_backends! {
+    demo async fn a_citizen_applies_and_follows_the_application(app) {
+        let token = app.register(PHONE).await;
+        // A simplified account is told what level the service needs.
+        let (status, body) = call(&app, "POST", "/api/v1/services/egrn-extract/applications", &token, None).await;
+        assert_eq!(status, 422, "{body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("нужна стандартная учётная запись"), "{body}");
+        let (status, body) = call(&app, "POST", "/api/v1/services/nothing/applications", &token, None).await;
+        assert_eq!((status, body["error"]["code"].clone()), (404, json!("unknown_service")));
+
+        call(&app, "POST", "/api/v1/me/documents", &token, Some(maria())).await;
+        documents_when(&app, &token, "verified").await;
+        let (status, body) = call(&app, "POST", "/api/v1/services/egrn-extract/applications", &token, None).await;
+        assert_eq!(status, 201, "{body}");
+        let id = body["application"]["id"].as_str().unwrap().to_owned();
+        assert_eq!(body["application"]["status_title"], json!("Черновик"));
+        // Pre-filled from the verified documents.
+        assert_eq!(body["application"]["answers"]["full_name"], json!("Демидова Мария Ивановна"));
+        assert_eq!(body["application"]["answers"]["passport"], json!("4510 654321"));
+
+        // A draft keeps what was typed, wrong values too, and says what is wrong.
+        let mut answers = body["application"]["answers"].clone();
+        answers["cadastral_number"] = json!("77:01");
+        let (status, body) = put(&app, &format!("/api/v1/me/applications/{id}/answers"), &token, json!({"answers": answers})).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["problems"][0]["path"], json!("cadastral_number"));
+        assert!(body["problems"][0]["message"].as_str().unwrap().starts_with("Кадастровый номер: неверный формат"));
+        let (_, body) = call(&app, "GET", &format!("/api/v1/me/applications/{id}"), &token, None).await;
+        assert_eq!(body["application"]["answers"]["cadastral_number"], json!("77:01"), "saved as typed");
+
+        // Submission names every field that is wrong or missing; nothing changes.
+        let (status, body) = call(&app, "POST", &format!("/api/v1/me/applications/{id}/submit"), &token, None).await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["error"]["code"], json!("invalid_answers"));
+        assert_eq!(fields(&body), ["object_kind", "cadastral_number", "purpose"]);
+        assert_eq!(body["error"]["fields"][2]["message"], json!("Цель получения: не заполнено"));
+
+        answers["cadastral_number"] = json!("77:01:0001001:1234");
+        answers["object_kind"] = json!("Квартира");
+        answers["purpose"] = json!("Для суда");
+        put(&app, &format!("/api/v1/me/applications/{id}/answers"), &token, json!({"answers": answers})).await;
+        let (status, body) = call(&app, "POST", &format!("/api/v1/me/applications/{id}/submit"), &token, None).await;
+        assert_eq!(status, 200, "{body}");
+        let a = &body["application"];
+        assert_eq!(a["number"], json!("2026-0000001"));
+        assert_eq!(a["status_title"], json!("Принята"));
+        // Sunday 22 November 2026 + 3 working days.
+        assert_eq!(a["due_on"], json!("2026-11-25"));
+        assert_eq!(a["actions"], json!([["cancel", "Отменить заявление"]]));
+        let (status, _) = put(&app, &format!("/api/v1/me/applications/{id}/answers"), &token, json!({"answers": answers})).await;
+        assert_eq!(status, 422, "a submitted application is not edited");
+        let sms = app.outbox_when(|m| m.iter().any(|x| x["template"] == json!("application.status"))).await;
+        let told = sms.iter().find(|x| x["template"] == json!("application.status")).unwrap();
+        assert!(told["text"].as_str().unwrap().contains("№ 2026-0000001 «Выписка из ЕГРН»: принята"), "{told}");
+
+        // «Мои заявки» with filters.
+        let (_, body) = call(&app, "POST", "/api/v1/services/income-certificate/applications", &token, None).await;
+        let draft = body["application"]["id"].as_str().unwrap().to_owned();
+        let list = |q: &'static str| {
+            let (app, token) = (&app, token.clone());
+            async move { call(app, "GET", &format!("/api/v1/me/applications{q}"), &token, None).await.1 }
+        };
+        assert_eq!(list("").await["applications"].as_array().unwrap().len(), 2);
+        assert_eq!(list("?status=submitted").await["applications"][0]["id"], json!(id));
+        assert_eq!(list("?number=2026-0000001").await["applications"].as_array().unwrap().len(), 1);
+        assert_eq!(list("?service=income-certificate").await["applications"][0]["id"], json!(draft));
+        assert_eq!(list("?from=22.11.2026&to=22.11.2026").await["applications"].as_array().unwrap().len(), 2);
+        assert_eq!(list("?from=23.11.2026").await["applications"].as_array().unwrap().len(), 0);
+        let (status, body) = call(&app, "GET", "/api/v1/me/applications?from=31.02.2026", &token, None).await;
+        assert_eq!(status, 422);
+        assert_eq!(body["error"]["message"], json!("Дата с: такой даты не существует"));
+
+        // Someone else sees none of it.
+        let other = app.register("+79161234568").await;
+        let (status, body) = call(&app, "GET", &format!("/api/v1/me/applications/{id}"), &other, None).await;
+        assert_eq!((status, body["error"]["code"].clone()), (404, json!("unknown_application")));
+        let (status, _) = call(&app, "POST", &format!("/api/v1/me/applications/{id}/actions/cancel"), &other, None).await;
+        assert_eq!(status, 404);
+
+        // The applicant cancels; the timeline shows both steps; cancelling again is refused.
+        let (status, body) = call(&app, "POST", &format!("/api/v1/me/applications/{id}/actions/cancel"), &token, None).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["application"]["status_title"], json!("Отменена"));
+        let (status, body) = call(&app, "POST", &format!("/api/v1/me/applications/{id}/actions/cancel"), &token, None).await;
+        assert_eq!(status, 422);
+        assert_eq!(body["error"]["message"], json!("Сейчас это действие недоступно: заявление в статусе «Отменена»."));
+        let (_, body) = call(&app, "GET", &format!("/api/v1/me/applications/{id}"), &token, None).await;
+        let steps: Vec<(&str, &str)> = body["timeline"].as_array().unwrap().iter()
+            .map(|e| (e["from"].as_str().unwrap(), e["to"].as_str().unwrap())).collect();
+        assert_eq!(steps, [("draft", "submitted"), ("submitted", "cancelled")]);
+        // A draft can be deleted; a submitted application cannot.
+        let r = app.http.delete(app.url(&format!("/api/v1/me/applications/{draft}"))).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(r.status(), 204);
+        let r = app.http.delete(app.url(&format!("/api/v1/me/applications/{id}"))).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(r.status(), 404);
+        let n: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM journal WHERE action = 'application.status'")
+            .fetch_one(app.db().pool()).await.unwrap();
+        assert_eq!(n.0, 2);
+    }
+}
