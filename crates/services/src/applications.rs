@@ -337,6 +337,9 @@ impl Applications {
             ));
         }
         let problems = form::check(service, &answers, today, Stage::Draft).problems;
+        // Only the form's own fields are kept.
+        let mut answers = answers;
+        answers.retain(|k, _| service.form.iter().any(|f| f.id == *k));
         a.answers = answers;
         a.updated_at = now;
         a.version += 1;

@@ -184,6 +184,14 @@ struct ServicePage {
     data: Vec<Need>,
     documents: Vec<Need>,
     steps: Vec<String>,
+    /// Why «Получить услугу» was refused (the account's level is too low).
+    refused: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ServiceQuery {
+    #[serde(default)]
+    refused: Option<String>,
 }
 
 fn need_of_field(f: &services::Field) -> Need {
@@ -209,6 +217,7 @@ async fn service_page(
     viewer: Viewer,
     State(state): State<AppState>,
     Path(id): Path<String>,
+    Query(q): Query<ServiceQuery>,
 ) -> Result<ServicePage, AppError> {
     let catalog = &state.catalog;
     let s = catalog.service(&id).ok_or(AppError::NotFound)?.clone();
@@ -255,6 +264,13 @@ async fn service_page(
         data: s.form.iter().map(need_of_field).collect(),
         documents,
         steps,
+        refused: q.refused.filter(|r| r == "level").map(|_| {
+            format!(
+                "Для этой услуги нужна {} учётная запись. Добавьте паспорт и СНИЛС в разделе \
+                 «Документы» и подтвердите личность — затем вернитесь к услуге.",
+                s.min_level.title()
+            )
+        }),
         s,
     })
 }

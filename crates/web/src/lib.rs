@@ -6,6 +6,7 @@ mod account;
 mod account_api;
 mod activate;
 mod api;
+mod application_pages;
 mod applications;
 mod assets;
 pub mod bank;
@@ -94,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .merge(oidc_routes::routes())
         .merge(linked::routes())
         .merge(catalog::routes())
+        .merge(application_pages::routes())
         .nest("/api/v1", catalog::api_routes())
         .nest("/api/v1", applications::api_routes())
         .nest("/api/v1", linked::api_routes())

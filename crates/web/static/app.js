@@ -66,7 +66,26 @@
     });
   }
 
+  // Fields shown only when another field has a value (data-when-field, data-when-equals).
+  // Without this script they are all shown, each with a hint saying when to fill it.
+  function conditions(form) {
+    form.querySelectorAll("[data-when-field]").forEach(function (el) {
+      var control = form.elements.namedItem(el.getAttribute("data-when-field"));
+      var want = el.getAttribute("data-when-equals");
+      var value = "";
+      if (control && control.type === "checkbox") value = control.checked ? "да" : "нет";
+      else if (control) value = control.value;
+      el.hidden = want === "нет" ? value === "да" : value !== want;
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.documentElement.classList.add("has-js");
+    document.querySelectorAll("form").forEach(function (form) {
+      if (!form.querySelector("[data-when-field]")) return;
+      conditions(form);
+      form.addEventListener("change", function () { conditions(form); });
+    });
     document.querySelectorAll("input[data-validate]").forEach(wire);
     // The account's control key depends on the BIK: re-check it when the BIK changes.
     var bik = document.querySelector("input[name=bik]");

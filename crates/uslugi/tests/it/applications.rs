@@ -123,3 +123,91 @@ on_both_backends! {
         assert_eq!(n.0, 2);
     }
 }
+
+/// The main path in Chromium: a standard citizen finds a service, applies, sees the form
+/// pre-filled and saved automatically, is told what is wrong, submits, follows the
+/// application in «Мои заявки» and cancels it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_citizen_applies_in_the_browser() {
+    use fantoccini::Locator;
+
+    use crate::browser::{Browser, click_to_next_page, fill, submit};
+
+    let app = crate::support::TestApp::spawn_demo(store::Backend::Sqlite).await;
+    let (login, password) = app.demo().unwrap();
+    let (_, body) = app.sign_in(&login, &password).await;
+    let token = body["session"].as_str().unwrap().to_owned();
+    call(&app, "POST", "/api/v1/me/documents", &token, Some(maria())).await;
+    documents_when(&app, &token, "verified").await;
+
+    let browser = Browser::start().await;
+    let c = &browser.client;
+    c.goto(&app.url("/login")).await.unwrap();
+    fill(c, "field-login", &login).await;
+    fill(c, "field-password", &password).await;
+    submit(c, "#login-form").await;
+    c.goto(&app.url("/services/egrn-extract")).await.unwrap();
+    click_to_next_page(c, Locator::Id("apply")).await;
+    let name = c.find(Locator::Id("field-full_name")).await.unwrap();
+    assert_eq!(name.prop("value").await.unwrap().as_deref(), Some("Демидова Мария Ивановна"));
+    // A wrong cadastral number is named while typing; the draft saves itself.
+    let cadastral = c.find(Locator::Id("field-cadastral_number")).await.unwrap();
+    cadastral.send_keys("77:01").await.unwrap();
+    c.wait()
+        .for_element(Locator::XPath(
+            "//p[@id='field-cadastral_number-error'][contains(., 'неверный формат')]",
+        ))
+        .await
+        .unwrap();
+    c.find(Locator::Id("field-address")).await.unwrap().click().await.unwrap();
+    c.wait()
+        .for_element(Locator::XPath("//p[@id='autosave-status'][contains(., 'Черновик сохранён')]"))
+        .await
+        .unwrap();
+    // Submitting lists what is wrong, with links to the fields.
+    submit(c, "#application-form").await;
+    let summary = c.find(Locator::Id("error-summary")).await.unwrap().text().await.unwrap();
+    assert!(summary.contains("Вид объекта: не заполнено"), "{summary}");
+    assert!(summary.contains("Кадастровый номер: неверный формат"), "{summary}");
+    let kept = c.find(Locator::Id("field-cadastral_number")).await.unwrap();
+    assert_eq!(kept.prop("value").await.unwrap().as_deref(), Some("77:01"), "what was typed stays");
+    fill(c, "field-cadastral_number", "77:01:0001001:1234").await;
+    c.find(Locator::Css("#field-object_kind option[value='Квартира']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Css("#field-purpose option[value='Для суда']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Id("submit-application")).await.unwrap().click().await.unwrap();
+    let number = c.wait().for_element(Locator::Id("application-number")).await.unwrap();
+    assert_eq!(number.text().await.unwrap(), "2026-0000001");
+    let status = c.find(Locator::Id("application-status")).await.unwrap().text().await.unwrap();
+    assert_eq!(status, "Принята");
+    let due = c.find(Locator::Id("application-due")).await.unwrap().text().await.unwrap();
+    assert_eq!(due, "до 25.11.2026");
+    let copy = c.find(Locator::Id("application-copy")).await.unwrap().text().await.unwrap();
+    assert!(copy.contains("77:01:0001001:1234"), "{copy}");
+
+    // «Мои заявки» lists it; the applicant cancels it after confirming.
+    c.goto(&app.url("/cabinet/applications")).await.unwrap();
+    let row = c.find(Locator::Css("#applications tbody tr")).await.unwrap().text().await.unwrap();
+    assert!(
+        row.contains("2026-0000001") && row.contains("Выписка из ЕГРН") && row.contains("Принята"),
+        "{row}"
+    );
+    click_to_next_page(c, Locator::Css("#applications tbody tr a")).await;
+    c.find(Locator::Css("details.confirm summary")).await.unwrap().click().await.unwrap();
+    click_to_next_page(c, Locator::Id("confirm-cancel")).await;
+    let status = c.find(Locator::Id("application-status")).await.unwrap().text().await.unwrap();
+    assert_eq!(status, "Отменена");
+    let timeline = c.find(Locator::Id("timeline")).await.unwrap().text().await.unwrap();
+    assert!(timeline.contains("Принята") && timeline.contains("Отменена"), "{timeline}");
+    browser.close().await;
+    app.stop().await;
+}

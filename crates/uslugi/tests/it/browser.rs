@@ -147,7 +147,7 @@ async fn code_from_outbox(c: &Client, app: &crate::support::TestApp, to: &str) -
     text.split(|ch: char| !ch.is_ascii_digit()).find(|w| w.len() == 6).unwrap().to_owned()
 }
 
-async fn fill(c: &Client, id: &str, value: &str) {
+pub(crate) async fn fill(c: &Client, id: &str, value: &str) {
     let field = c.find(Locator::Id(id)).await.unwrap();
     field.clear().await.unwrap();
     field.send_keys(value).await.unwrap();
@@ -155,7 +155,7 @@ async fn fill(c: &Client, id: &str, value: &str) {
 
 /// Clicks what `locator` finds and waits for the next page (not just any element, which
 /// the old page may still show).
-async fn click_to_next_page(c: &Client, locator: Locator<'_>) {
+pub(crate) async fn click_to_next_page(c: &Client, locator: Locator<'_>) {
     c.execute("document.body.dataset.old = '1'", vec![]).await.unwrap();
     c.find(locator).await.unwrap().click().await.unwrap();
     c.wait().for_element(Locator::Css("body:not([data-old])")).await.unwrap();
@@ -173,7 +173,7 @@ async fn answer_spoken_captcha(c: &Client) {
 }
 
 /// Submits a form and waits for the next page.
-async fn submit(c: &Client, form: &str) {
+pub(crate) async fn submit(c: &Client, form: &str) {
     click_to_next_page(c, Locator::Css(&format!("{form} button[type=submit]"))).await;
 }
 

@@ -60,6 +60,11 @@ async fn the_catalog_lists_searches_and_describes_services() {
     assert!(html.contains("Физические лица, индивидуальные предприниматели, юридические лица"));
     assert!(html.contains("стандартная или выше"));
     assert!(html.contains("<dd id=\"fact-term\">3 рабочих дня</dd>"));
+    assert!(html.contains("id=\"apply-login\""), "anonymous visitors are asked to sign in");
+    let (_, html) = page(&app, "/services/egrn-extract?refused=level").await;
+    assert!(html.contains("Для этой услуги нужна стандартная учётная запись"), "{html}");
+    let (_, html) = page(&app, "/services/egrn-extract?refused=%3Cb%3Ecall%20us").await;
+    assert!(!html.contains("call us"), "only known refusals are shown");
     assert!(html.contains("350 ₽"));
     assert!(
         html.contains("Кадастровый номер <span class=\"hint\">— кадастровый номер</span>"),
