@@ -420,6 +420,16 @@ impl Applications {
                 "Сейчас это действие недоступно: заявление в статусе «{state}»."
             )));
         };
+        // Once an officer has taken an application, the other officers leave it to them;
+        // a head of department may act on any.
+        if actor.role == Role::Officer
+            && step.id != "take"
+            && a.claimed_by.as_ref().is_some_and(|by| Some(by) != actor.id.as_ref())
+        {
+            return Err(ApplicationError::Refused(
+                "Заявление в работе у другого сотрудника.".into(),
+            ));
+        }
         let comment = comment.map(str::trim).filter(|c| !c.is_empty());
         if step.needs_comment && comment.is_none() {
             return Err(ApplicationError::Refused(format!(
@@ -530,6 +540,40 @@ impl Applications {
         };
         let found = rows::list(&mut *self.db.read().await?, &filter).await?;
         found.into_iter().map(|r| self.open(r)).collect()
+    }
+
+    /// An officer's queue: the submitted applications of their agencies by `filter`
+    /// (statuses, service, number), the nearest due date first.
+    pub async fn queue(
+        &self,
+        actor: &Actor,
+        service_id: Option<&str>,
+        statuses: &[String],
+        number: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Application>, ApplicationError> {
+        if actor.agencies.is_empty() {
+            return Ok(Vec::new());
+        }
+        let filter = Filter {
+            agency_ids: actor.agencies.clone(),
+            service_id: service_id.map(str::to_owned),
+            statuses: statuses.to_vec(),
+            number: number.map(str::to_owned),
+            queue: true,
+            limit: limit.clamp(1, 1000),
+            ..Filter::default()
+        };
+        let found = rows::list(&mut *self.db.read().await?, &filter).await?;
+        found.into_iter().map(|r| self.open(r)).collect()
+    }
+
+    /// Counts by status of the agencies' submitted applications (the dashboard).
+    pub async fn counts(
+        &self,
+        agencies: &[String],
+    ) -> Result<Vec<(String, i64)>, ApplicationError> {
+        Ok(rows::counts(&mut *self.db.read().await?, agencies).await?)
     }
 
     /// The timeline of an application `actor` may see.

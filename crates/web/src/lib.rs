@@ -9,6 +9,7 @@ mod api;
 mod application_pages;
 mod applications;
 mod assets;
+mod back_office;
 pub mod bank;
 mod catalog;
 mod centers;
@@ -96,6 +97,7 @@ pub fn router(state: AppState) -> Router {
         .merge(linked::routes())
         .merge(catalog::routes())
         .merge(application_pages::routes())
+        .merge(back_office::routes())
         .nest("/api/v1", catalog::api_routes())
         .nest("/api/v1", applications::api_routes())
         .nest("/api/v1", linked::api_routes())

@@ -195,6 +195,8 @@ pub struct StaffChrome {
     pub operator: bool,
     /// Administrators see the pages of the platform's settings (OIDC clients).
     pub admin: bool,
+    /// Officers, heads and administrators process applications.
+    pub back_office: bool,
 }
 
 impl StaffChrome {
@@ -205,6 +207,7 @@ impl StaffChrome {
             role: session.staff.role.label(),
             operator: session.staff.role == StaffRole::Operator,
             admin: session.staff.role == StaffRole::Admin,
+            back_office: session.staff.role != StaffRole::Operator,
         }
     }
 }
@@ -551,10 +554,15 @@ impl SearchPage {
     }
 }
 
-async fn workstation(operator: OperatorSignedIn, Query(q): Query<DoneQuery>) -> SearchPage {
-    let mut page = SearchPage::new(operator.session());
+/// The staff home: operators search for a person; officers, heads and administrators
+/// go to the applications of their agencies.
+async fn workstation(staff: StaffSignedIn, Query(q): Query<DoneQuery>) -> Response {
+    if staff.0.staff.role != StaffRole::Operator {
+        return Redirect::to("/staff/applications").into_response();
+    }
+    let mut page = SearchPage::new(&staff.0);
     page.notice = done_notice(&q);
-    page
+    page.into_response()
 }
 
 async fn search(

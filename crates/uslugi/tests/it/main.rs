@@ -11,6 +11,7 @@ mod support;
 mod accounts;
 mod api;
 mod applications;
+mod back_office;
 mod bank;
 mod browser;
 mod catalog;

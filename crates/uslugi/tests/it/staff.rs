@@ -337,7 +337,10 @@ async fn wrong_role(app: TestApp) {
     let a = officer.get("/staff/me").await;
     assert_eq!(a.status, 200);
     assert!(a.body.contains("специалист ведомства") && a.body.contains("SFR"), "{}", a.body);
-    for path in ["/staff", "/staff/register"] {
+    // The staff home takes an officer to the applications of the agency.
+    let a = officer.get("/staff").await;
+    assert_eq!((a.status, a.location.as_str()), (303, "/staff/applications"));
+    for path in ["/staff/register"] {
         let a = officer.get(path).await;
         assert_eq!(a.status, 403, "{path}");
         assert!(

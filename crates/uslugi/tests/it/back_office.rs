@@ -1,0 +1,144 @@
+//! The back office: an officer of the agency sees the queue, takes an application (two
+//! officers at once: exactly one wins), asks for a clarification; the applicant
+//! corrects within the window and the deadline moves on by the wait; the officer
+//! rejects; the applicant appeals within 5 working days; the head decides. Officers of
+//! other agencies and operators see nothing.
+
+use chrono::Duration;
+use serde_json::json;
+
+use crate::accounts::PASSWORD;
+use crate::documents::{call, documents_when, maria};
+use crate::staff::{
+    STAFF_PASSWORD, StaffClient, cli, demo, printed_password, staff_login, staff_ready,
+};
+use crate::support::on_both_backends;
+
+const PHONE: &str = "+79161234567";
+
+/// Sessions end after a day idle: after the clock moves, everyone signs in again.
+async fn citizen(app: &crate::support::TestApp) -> String {
+    let (status, body) = app.sign_in(PHONE, PASSWORD).await;
+    assert_eq!(status, 201, "{body}");
+    body["session"].as_str().unwrap().to_owned()
+}
+
+async fn staff<'a>(app: &'a crate::support::TestApp, login: &str) -> StaffClient<'a> {
+    staff_login(app, login, STAFF_PASSWORD).await.1
+}
+
+on_both_backends! {
+    demo async fn officers_process_an_application_and_the_head_decides_the_appeal(app) {
+        let token = app.register(PHONE).await;
+        call(&app, "POST", "/api/v1/me/documents", &token, Some(maria())).await;
+        documents_when(&app, &token, "verified").await;
+        let (_, body) = call(&app, "POST", "/api/v1/services/pension-rights-statement/applications", &token, None).await;
+        let id = body["application"]["id"].as_str().unwrap().to_owned();
+        let (status, body) = call(&app, "POST", &format!("/api/v1/me/applications/{id}/submit"), &token, None).await;
+        assert_eq!(status, 200, "{body}");
+        let number = body["application"]["number"].as_str().unwrap().to_owned();
+        assert_eq!(body["application"]["due_on"], json!("2026-11-23"), "1 working day");
+
+        // Two officers of the СФР, one head; an officer of another agency.
+        let officer = staff_ready(&app, "officer", &demo(&app, "officer")).await;
+        let (_, out, _) = cli(&app, &["add", "--login", "petrov", "--name", "Петров Пётр Петрович", "--role", "officer", "--agency", "SFR"]);
+        let petrov = staff_ready(&app, "petrov", &printed_password(&out)).await;
+        let (_, out, _) = cli(&app, &["add", "--login", "head", "--name", "Главная Галина Петровна", "--role", "head", "--agency", "SFR"]);
+        // The head replaces the one-time password now and signs in when needed.
+        staff_ready(&app, "head", &printed_password(&out)).await;
+        let (_, out, _) = cli(&app, &["add", "--login", "fns", "--name", "Налогов Николай Ильич", "--role", "officer", "--agency", "FNS"]);
+        let stranger = staff_ready(&app, "fns", &printed_password(&out)).await;
+
+        let a = officer.get("/staff/applications").await;
+        assert_eq!(a.status, 200);
+        assert!(a.body.contains(&number), "{}", a.body);
+        assert!(!stranger.get("/staff/applications").await.body.contains(&number));
+        assert_eq!(stranger.get(&format!("/staff/applications/{id}")).await.status, 404);
+        let a = officer.get(&format!("/staff/applications/{id}")).await;
+        assert!(a.body.contains("Демидова Мария Ивановна"), "the answers are shown");
+        assert!(a.body.contains("СНИЛС принадлежит заявителю (СФР)"), "the declared checks");
+
+        // Both take it at once: exactly one wins.
+        let path = format!("/staff/applications/{id}/act");
+        let form = [("transition", "take")];
+        let (x, y) = tokio::join!(officer.post(&path, &form), petrov.post(&path, &form));
+        let mut statuses = [x.status, y.status];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [303, 409], "{} / {}", x.body, y.body);
+        let (mine, other) = if x.status == 303 { (&officer, &petrov) } else { (&petrov, &officer) };
+        let mine_login = if x.status == 303 { "officer" } else { "petrov" };
+        let a = other.get(&format!("/staff/applications/{id}")).await;
+        assert!(a.body.contains("в работе у другого сотрудника"), "{}", a.body);
+        let a = other.post(&path, &[("transition", "approve")]).await;
+        assert_eq!(a.status, 409);
+        assert!(a.body.contains("Заявление в работе у другого сотрудника"), "{}", a.body);
+
+        // A clarification needs the list of what is needed; the applicant is told.
+        let a = mine.post(&path, &[("transition", "request_clarification"), ("comment", "")]).await;
+        assert_eq!(a.status, 409);
+        assert!(a.body.contains("«Запросить уточнение»: напишите комментарий."), "{}", a.body);
+        app.clock.advance(Duration::days(1)); // Monday 23 November
+        let (token, mine) = (citizen(&app).await, staff(&app, mine_login).await);
+        let a = mine.post(&path, &[("transition", "request_clarification"), ("comment", "Уточните СНИЛС")]).await;
+        assert_eq!((a.status, a.location.as_str()), (303, format!("/staff/applications/{id}?done=request_clarification").as_str()));
+        let (_, body) = call(&app, "GET", &format!("/api/v1/me/applications/{id}"), &token, None).await;
+        assert_eq!(body["application"]["status_title"], json!("Требуется уточнение"));
+        assert_eq!(body["application"]["act_by"], json!("2026-11-30"), "5 working days to answer");
+        assert_eq!(body["timeline"][2]["comment"], json!("Уточните СНИЛС"));
+        let sms = app.outbox(Some(PHONE)).await;
+        assert!(sms[0]["text"].as_str().unwrap().contains("требуется уточнение"), "{}", sms[0]);
+
+        // The applicant corrects two working days later; the due date moves on by two.
+        app.clock.advance(Duration::days(2)); // Wednesday 25 November
+        let (token, mine, head) = (citizen(&app).await, staff(&app, mine_login).await, staff(&app, "head").await);
+        let (status, body) = call(&app, "POST", &format!("/api/v1/me/applications/{id}/actions/correct"), &token, None).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["application"]["status_title"], json!("В проверке"));
+        assert_eq!(body["application"]["due_on"], json!("2026-11-25"));
+
+        // Rejected with a reason; appealed within the window; the head grants it.
+        let a = mine.post(&path, &[("transition", "reject"), ("comment", "СНИЛС не совпадает с данными СФР")]).await;
+        assert_eq!(a.status, 303);
+        let (_, body) = call(&app, "GET", &format!("/api/v1/me/applications/{id}"), &token, None).await;
+        assert_eq!(body["application"]["act_by"], json!("2026-12-02"), "5 working days to appeal");
+        assert_eq!(body["application"]["actions"], json!([["appeal", "Обжаловать"]]));
+        let (status, body) = call(&app, "POST", &format!("/api/v1/me/applications/{id}/actions/appeal"), &token, Some(json!({"comment": "СНИЛС верный, см. документы"}))).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["application"]["due_on"], json!("2026-11-30"), "decided within 3 working days");
+        let a = mine.post(&path, &[("transition", "appeal_grant"), ("comment", "x")]).await;
+        assert_eq!(a.status, 409, "only the head decides appeals");
+        let a = head.post(&path, &[("transition", "appeal_grant"), ("comment", "Ошибка в проверке, одобрено")]).await;
+        assert_eq!(a.status, 303, "{}", a.body);
+        let (_, body) = call(&app, "GET", &format!("/api/v1/me/applications/{id}"), &token, None).await;
+        assert_eq!(body["application"]["status_title"], json!("Готово"));
+        let steps: Vec<&str> = body["timeline"].as_array().unwrap().iter().map(|e| e["to"].as_str().unwrap()).collect();
+        assert_eq!(steps, ["submitted", "in_review", "clarification", "in_review", "rejected", "appeal", "approved"]);
+
+        // The dashboard counts it.
+        let a = head.get("/staff/dashboard").await;
+        assert_eq!(a.status, 200);
+        assert!(a.body.contains("<strong id=\"total\">1</strong>"), "{}", a.body);
+    }
+}
+
+on_both_backends! {
+    demo async fn an_appeal_after_the_window_is_refused(app) {
+        let token = app.register(PHONE).await;
+        call(&app, "POST", "/api/v1/me/documents", &token, Some(maria())).await;
+        documents_when(&app, &token, "verified").await;
+        let (_, body) = call(&app, "POST", "/api/v1/services/pension-rights-statement/applications", &token, None).await;
+        let id = body["application"]["id"].as_str().unwrap().to_owned();
+        call(&app, "POST", &format!("/api/v1/me/applications/{id}/submit"), &token, None).await;
+        let officer = staff_ready(&app, "officer", &demo(&app, "officer")).await;
+        let path = format!("/staff/applications/{id}/act");
+        officer.post(&path, &[("transition", "take")]).await;
+        let a = officer.post(&path, &[("transition", "reject"), ("comment", "Нет оснований")]).await;
+        assert_eq!(a.status, 303);
+        // Rejected on Sunday 22 November: the window ends on Friday 27 November.
+        app.clock.advance(Duration::days(8)); // Monday 30 November
+        let token = citizen(&app).await;
+        let (status, body) = call(&app, "POST", &format!("/api/v1/me/applications/{id}/actions/appeal"), &token, Some(json!({"comment": "Не согласна"}))).await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["error"]["message"], json!("Срок для действия «Обжаловать» истёк 27.11.2026."));
+    }
+}
