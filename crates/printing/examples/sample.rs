@@ -63,6 +63,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }),
             },
         ],
+        letterhead: None,
+        qr: None,
     };
     std::fs::write(&report_path, personal_data_report(&report)?)?;
     Ok(())

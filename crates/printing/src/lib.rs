@@ -56,6 +56,9 @@ impl std::fmt::Display for FieldProblem {
 /// positions, never their personal-data values.
 #[derive(Debug, thiserror::Error)]
 pub enum PrintError {
+    /// The link to print as a QR code is too long for one.
+    #[error("the link is too long for a QR code")]
+    QrTooLong,
     /// [`registered_letters`] was given no letters: a PDF has at least one page.
     #[error("no letters to print")]
     NoLetters,

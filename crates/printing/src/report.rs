@@ -25,6 +25,12 @@ pub struct Report {
     pub subject_line: String,
     /// In print order.
     pub sections: Vec<Section>,
+    /// The issuer printed above the title (an agency's full name); the portal's when
+    /// `None`.
+    pub letterhead: Option<String>,
+    /// A link printed as a QR code at the top right of the first page (where anyone can
+    /// check the document).
+    pub qr: Option<String>,
 }
 
 /// A titled part of the report: label–value rows, then optionally a table.
@@ -75,6 +81,24 @@ const GUTTER: f32 = 4.0 * MM;
 const ROW_PAD: f32 = 1.3 * MM;
 const CELL_PAD: f32 = 1.5 * MM;
 
+/// The side of the QR code.
+const QR_SIZE: f32 = 28.0 * MM;
+
+/// Draws `link` as a QR code in the top right corner of `page`.
+fn draw_qr(page: &mut Page, link: &str) -> Result<(), PrintError> {
+    let code = qrcode::QrCode::new(link.as_bytes()).map_err(|_| PrintError::QrTooLong)?;
+    let n = code.width();
+    let module = QR_SIZE / n as f32;
+    let (x0, y0) = (RIGHT - QR_SIZE, TOP - 4.0 * MM);
+    for (i, color) in code.to_colors().iter().enumerate() {
+        if *color == qrcode::Color::Dark {
+            let (row, col) = (i / n, i % n);
+            page.fill(x0 + col as f32 * module, y0 + row as f32 * module, module, module, 0);
+        }
+    }
+    Ok(())
+}
+
 /// Renders the report as an A4 PDF.
 ///
 /// Any text prints (a character the fonts lack becomes U+FFFD «�»); the only refused input is a
@@ -102,6 +126,10 @@ pub fn personal_data_report(report: &Report) -> Result<Vec<u8>, PrintError> {
     }
     let pages = flow.pages;
 
+    let mut pages = pages;
+    if let (Some(link), Some(first)) = (&report.qr, pages.first_mut()) {
+        draw_qr(first, link)?;
+    }
     let mut pdf =
         Pdf::new(&fonts, &DocInfo { title: &report.title, subject: &report.subject_line });
     let total = pages.len();
@@ -184,15 +212,24 @@ impl<'a> Flow<'a> {
         let report = self.report;
         let fonts = self.fonts;
         let mut y = self.y;
-        self.page().text(LEFT, y, LETTERHEAD, Sender::PORTAL);
-        y += 9.0 * MM;
-        let title = wrap(fonts, TITLE, &report.title, WIDTH);
+        // The QR code takes the top right corner: the title block wraps before it.
+        let width = if report.qr.is_some() { WIDTH - QR_SIZE - 6.0 * MM } else { WIDTH };
+        let letterhead = report.letterhead.as_deref().unwrap_or(Sender::PORTAL);
+        for line in wrap(fonts, LETTERHEAD, letterhead, width) {
+            self.page().text(LEFT, y, LETTERHEAD, line);
+            y += LETTERHEAD.leading();
+        }
+        y += 9.0 * MM - LETTERHEAD.leading();
+        let title = wrap(fonts, TITLE, &report.title, width);
         y = self.page().lines(LEFT, y, TITLE, &title);
         y += 1.0 * MM;
-        let subject = wrap(fonts, SUBJECT, &report.subject_line, WIDTH);
+        let subject = wrap(fonts, SUBJECT, &report.subject_line, width);
         y = self.page().lines(LEFT, y, SUBJECT, &subject);
-        let generated = wrap(fonts, META, &format!("Сформировано: {}", report.generated_at), WIDTH);
+        let generated = wrap(fonts, META, &format!("Сформировано: {}", report.generated_at), width);
         y = self.page().lines(LEFT, y, META, &generated);
+        if report.qr.is_some() {
+            y = y.max(TOP + QR_SIZE);
+        }
         y += 1.0 * MM;
         self.page().line((LEFT, y), (RIGHT, y), 0.8, DARK);
         self.y = y + 4.0 * MM;

@@ -227,6 +227,8 @@ fn report(sections: Vec<Section>) -> Report {
         generated_at: "22.11.2026 14:05 (МСК)".to_owned(),
         subject_line: "Иванов Иван Иванович, СНИЛС 112-233-445 95".to_owned(),
         sections,
+        letterhead: None,
+        qr: None,
     }
 }
 
@@ -381,4 +383,25 @@ fn a_wide_table_with_a_page_long_cell_is_split_under_repeated_headers() {
         let compact: String = page.split_whitespace().collect();
         assert!(compact.contains("Колонкасдлиннымназванием10"), "header on page {at}:\n{page}");
     }
+}
+
+#[test]
+fn an_official_document_has_its_issuer_and_a_qr_code() {
+    let mut r = report(vec![basic_section()]);
+    r.letterhead = Some("Федеральная налоговая служба, ИНН 7707329152".into());
+    r.qr = Some("http://127.0.0.1:8080/verify/2026-0000001-R".into());
+    let bytes = personal_data_report(&r).unwrap();
+    let pdf = Parsed::new(&bytes);
+    assert_eq!(pdf.pages.len(), 1);
+    assert!(
+        pdf.words().contains("Федеральная налоговая служба, ИНН 7707329152"),
+        "{}",
+        pdf.words()
+    );
+    // The QR code is drawn as filled squares: many more fill operations than without it.
+    let plain = personal_data_report(&report(vec![basic_section()])).unwrap();
+    assert!(bytes.len() > plain.len() + 2000, "{} vs {}", bytes.len(), plain.len());
+    let mut long = r.clone();
+    long.qr = Some("x".repeat(5000));
+    assert!(matches!(personal_data_report(&long), Err(PrintError::QrTooLong)));
 }

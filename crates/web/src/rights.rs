@@ -180,6 +180,8 @@ async fn export_pdf(
                 }),
             })
             .collect(),
+        letterhead: None,
+        qr: None,
     };
     // Rendering is CPU work of tens of milliseconds for a long journal.
     let pdf = tokio::task::spawn_blocking(move || printing::personal_data_report(&report))
