@@ -18,8 +18,11 @@ use store::vault::Vault;
 use store::{Db, StoreError, from_micros, to_micros};
 
 use crate::definition::{DRAFT, Level, Prefill, Role, Service, Workflow};
+use crate::documents::{self, Signer};
 use crate::form::{self, Answer, Answers, Problem, Stage};
 use crate::{Catalog, deadline};
+use base64::Engine as _;
+use store::applications::{DocumentKey, DocumentRow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplicationError {
@@ -141,6 +144,8 @@ impl Profile {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applicant {
     pub account_id: String,
+    /// «Демидова Мария Ивановна», for the result document.
+    pub name: String,
     pub level: Level,
     /// Confirmed contacts: (channel, address).
     pub contacts: Vec<(Channel, String)>,
@@ -168,6 +173,20 @@ pub struct Applications {
     catalog: Arc<Catalog>,
     calendar: Arc<WorkingCalendar>,
     outbox: Outbox,
+    signer: Signer,
+    /// The portal's public address, for the verification link on documents.
+    public_url: String,
+}
+
+/// What `/verify` says of an authentic document (nothing more: it is public).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub number: String,
+    pub title: String,
+    pub issued_at: DateTime<Utc>,
+    pub agency: String,
+    pub service: String,
+    pub sha256: String,
 }
 
 impl Applications {
@@ -177,8 +196,11 @@ impl Applications {
         catalog: Arc<Catalog>,
         calendar: Arc<WorkingCalendar>,
         outbox: Outbox,
+        public_url: &str,
     ) -> Self {
-        Self { db, vault, catalog, calendar, outbox }
+        let signer = Signer::from_vault(&vault);
+        let public_url = public_url.trim_end_matches('/').to_owned();
+        Self { db, vault, catalog, calendar, outbox, signer, public_url }
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -499,14 +521,188 @@ impl Applications {
         a.status = step.to.clone();
         a.updated_at = now;
         a.version += 1;
+        // The result document is made before the transaction (rendering takes a while
+        // and the SQLite writer is one connection) and stored in it.
+        let document = match entering.as_ref().is_some_and(|s| s.issues_result) {
+            true => Some(self.issue(&a, service, applicant, now)?),
+            false => None,
+        };
         let mut tx = self.db.begin().await?;
         if !rows::update(&mut tx, &self.row(&a)).await? {
             return Err(ApplicationError::Conflict);
+        }
+        if let Some(d) = &document {
+            rows::insert_document(&mut tx, d).await?;
         }
         self.record(&mut tx, actor, &a, &step.id, &from, comment, applicant, origin, now).await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.outbox.wake();
         Ok(a)
+    }
+
+    /// Renders, signs and seals the result document of an approved application.
+    fn issue(
+        &self,
+        a: &Application,
+        service: &Service,
+        applicant: &Applicant,
+        now: DateTime<Utc>,
+    ) -> Result<DocumentRow, ApplicationError> {
+        let app_number = a.number.clone().unwrap_or_default();
+        let number = format!("{app_number}-R");
+        let agency = self.catalog.agency(&service.agency);
+        let at = now.with_timezone(&domain::clock::moscow());
+        let date = at.format("%d.%m.%Y").to_string();
+        let agency_name = agency.map_or(service.agency.clone(), |x| x.full_name.clone());
+        let value = |name: &str| -> String {
+            match name {
+                "заявитель" => applicant.name.clone(),
+                "номер" => app_number.clone(),
+                "дата" => date.clone(),
+                "ведомство" => agency_name.clone(),
+                field => match a.answers.get(field) {
+                    Some(Answer::Value(v)) => v.clone(),
+                    _ => "—".into(),
+                },
+            }
+        };
+        let mut body = String::new();
+        let mut rest = service.result.body.as_str();
+        while let Some(open) = rest.find('{') {
+            body.push_str(&rest[..open]);
+            let Some(close) = rest[open..].find('}') else { break };
+            body.push_str(&value(rest[open + 1..open + close].trim()));
+            rest = &rest[open + close + 1..];
+        }
+        body.push_str(rest);
+        let link = format!("{}/verify/{number}", self.public_url);
+        let mut answers = Vec::new();
+        for f in &service.form {
+            match a.answers.get(&f.id) {
+                Some(Answer::Value(v)) => answers.push((f.label.clone(), v.clone())),
+                Some(Answer::Rows(rows)) => {
+                    for (n, row) in rows.iter().enumerate() {
+                        let text: Vec<&str> = row.values().map(String::as_str).collect();
+                        answers.push((format!("{} № {}", f.label, n + 1), text.join(", ")));
+                    }
+                }
+                None => {}
+            }
+        }
+        let letterhead = agency
+            .map(|x| format!("{} · ИНН {} · ОГРН {} · {}", x.full_name, x.inn, x.ogrn, x.address));
+        let signer_line = format!(
+            "{} через портал «Услуги»; ES256, ключ {}",
+            agency.map_or("Ведомство", |x| x.name.as_str()),
+            &self.signer.public_key()[..16]
+        );
+        let report = printing::Report {
+            title: service.result.title.clone(),
+            generated_at: format!("{} (МСК)", at.format("%d.%m.%Y %H:%M")),
+            subject_line: format!("№ {number} от {date}"),
+            sections: vec![
+                printing::Section {
+                    title: "Сведения".into(),
+                    rows: vec![("Содержание".into(), body)],
+                    table: None,
+                },
+                printing::Section {
+                    title: "Заявление".into(),
+                    rows: [
+                        ("Номер заявления".to_owned(), app_number.clone()),
+                        ("Услуга".to_owned(), service.title.clone()),
+                        ("Заявитель".to_owned(), applicant.name.clone()),
+                    ]
+                    .into_iter()
+                    .chain(answers)
+                    .collect(),
+                    table: None,
+                },
+                printing::Section {
+                    title: "Электронная подпись".into(),
+                    rows: vec![
+                        ("Подписано".into(), signer_line),
+                        ("Проверить подлинность".into(), link.clone()),
+                    ],
+                    table: None,
+                },
+            ],
+            letterhead,
+            qr: Some(link),
+        };
+        let pdf = printing::personal_data_report(&report)
+            .map_err(|e| ApplicationError::Internal(format!("result document: {e}")))?;
+        let id = uuid::Uuid::now_v7().to_string();
+        let sealed = self.vault.encrypt(
+            &base64::engine::general_purpose::STANDARD.encode(&pdf),
+            &format!("result.pdf:{id}"),
+        );
+        Ok(DocumentRow {
+            number,
+            application_id: a.id.clone(),
+            account_id: a.account_id.clone(),
+            service_id: a.service_id.clone(),
+            agency_id: a.agency_id.clone(),
+            title: service.result.title.clone(),
+            issued_at: to_micros(now),
+            sha256: documents::digest(&pdf),
+            signature: self.signer.sign(&pdf),
+            public_key: self.signer.public_key(),
+            pdf: sealed,
+            id,
+        })
+    }
+
+    /// The result document of an application `actor` may see: (number, PDF).
+    pub async fn result(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<Option<(String, Vec<u8>)>, ApplicationError> {
+        let a = self.get(actor, id).await?;
+        let row =
+            rows::document_by(&mut *self.db.read().await?, DocumentKey::Application, &a.id).await?;
+        let Some(d) = row else { return Ok(None) };
+        let b64 = self
+            .vault
+            .decrypt(&d.pdf, &format!("result.pdf:{}", d.id))
+            .map_err(|e| ApplicationError::Internal(format!("result document {}: {e}", d.id)))?;
+        let pdf = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|e| ApplicationError::Internal(format!("result document {}: {e}", d.id)))?;
+        Ok(Some((d.number, pdf)))
+    }
+
+    /// `/verify` by number (what the QR code links to).
+    pub async fn verify_number(&self, number: &str) -> Result<Option<Verified>, ApplicationError> {
+        let row =
+            rows::document_by(&mut *self.db.read().await?, DocumentKey::Number, number.trim())
+                .await?;
+        Ok(row.map(|d| self.verified(d)))
+    }
+
+    /// `/verify` of a file: authentic when it is, byte for byte, an issued document whose
+    /// signature verifies.
+    pub async fn verify_file(&self, bytes: &[u8]) -> Result<Option<Verified>, ApplicationError> {
+        let sha = documents::digest(bytes);
+        let row = rows::document_by(&mut *self.db.read().await?, DocumentKey::Sha256, &sha).await?;
+        Ok(row
+            .filter(|d| documents::verify(&d.public_key, &d.signature, bytes))
+            .map(|d| self.verified(d)))
+    }
+
+    fn verified(&self, d: DocumentRow) -> Verified {
+        let service = self.catalog.service(&d.service_id);
+        let agency = self.catalog.agency(&d.agency_id);
+        // Nothing about the holder: /verify is public.
+        Verified {
+            number: d.number,
+            title: d.title,
+            issued_at: from_micros(d.issued_at),
+            agency: agency.map_or(d.agency_id.clone(), |a| a.name.clone()),
+            service: service.map_or(d.service_id.clone(), |s| s.title.clone()),
+            sha256: d.sha256,
+        }
     }
 
     /// Deletes a draft of the applicant's.

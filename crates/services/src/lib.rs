@@ -10,6 +10,7 @@
 pub mod applications;
 pub mod deadline;
 pub mod definition;
+pub mod documents;
 pub mod form;
 pub mod search;
 

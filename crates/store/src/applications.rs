@@ -299,3 +299,88 @@ pub async fn next_counter(conn: &mut Conn, name: &str) -> Result<i64, StoreError
     .await?;
     Ok(r.try_get("value")?)
 }
+
+/// An issued result document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentRow {
+    pub id: String,
+    pub number: String,
+    pub application_id: String,
+    pub account_id: String,
+    pub service_id: String,
+    pub agency_id: String,
+    pub title: String,
+    pub issued_at: i64,
+    pub sha256: String,
+    pub signature: String,
+    pub public_key: String,
+    /// Vault ciphertext of the PDF (base64).
+    pub pdf: String,
+}
+
+const DOCUMENT_COLUMNS: &str = "id, number, application_id, account_id, service_id, agency_id, \
+     title, issued_at, sha256, signature, public_key, pdf";
+
+fn document(r: &AnyRow) -> Result<DocumentRow, sqlx::Error> {
+    Ok(DocumentRow {
+        id: r.try_get("id")?,
+        number: r.try_get("number")?,
+        application_id: r.try_get("application_id")?,
+        account_id: r.try_get("account_id")?,
+        service_id: r.try_get("service_id")?,
+        agency_id: r.try_get("agency_id")?,
+        title: r.try_get("title")?,
+        issued_at: r.try_get("issued_at")?,
+        sha256: r.try_get("sha256")?,
+        signature: r.try_get("signature")?,
+        public_key: r.try_get("public_key")?,
+        pdf: r.try_get("pdf")?,
+    })
+}
+
+pub async fn insert_document(conn: &mut Conn, d: &DocumentRow) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO result_documents (id, number, application_id, account_id, service_id, \
+           agency_id, title, issued_at, sha256, signature, public_key, pdf) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(&d.id)
+    .bind(&d.number)
+    .bind(&d.application_id)
+    .bind(&d.account_id)
+    .bind(&d.service_id)
+    .bind(&d.agency_id)
+    .bind(&d.title)
+    .bind(d.issued_at)
+    .bind(&d.sha256)
+    .bind(&d.signature)
+    .bind(&d.public_key)
+    .bind(&d.pdf)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The document found by `column` (`number`, `application_id` or `sha256`) = `value`.
+pub async fn document_by(
+    conn: &mut Conn,
+    column: DocumentKey,
+    value: &str,
+) -> Result<Option<DocumentRow>, StoreError> {
+    let column = match column {
+        DocumentKey::Number => "number",
+        DocumentKey::Application => "application_id",
+        DocumentKey::Sha256 => "sha256",
+    };
+    let sql = format!("SELECT {DOCUMENT_COLUMNS} FROM result_documents WHERE {column} = $1");
+    let r = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(value).fetch_optional(conn).await?;
+    Ok(r.as_ref().map(document).transpose()?)
+}
+
+/// How a document is looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentKey {
+    Number,
+    Application,
+    Sha256,
+}

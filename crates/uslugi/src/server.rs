@@ -194,6 +194,7 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
             catalog.clone(),
             calendar.clone(),
             outbox.clone(),
+            &settings.base_url(addr),
         ),
         catalog,
     };

@@ -323,6 +323,8 @@ struct StatusPage {
     error: Option<String>,
     /// The applicant may edit the answers (a clarification was asked).
     editable: bool,
+    /// The result document is issued.
+    has_result: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -461,6 +463,7 @@ async fn status_page(
         final_state: current.is_some_and(|s| s.r#final),
         paused: current.is_some_and(|s| s.pauses_deadline),
         editable: current.is_some_and(|s| s.pauses_deadline),
+        has_result: current.is_some_and(|s| s.issues_result),
         submitted: a.submitted_at.map(msk).unwrap_or_default(),
         due: date(a.due_on),
         act_by: date(a.act_by),

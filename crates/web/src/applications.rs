@@ -112,7 +112,13 @@ pub(crate) async fn applicant(
         profile.passport = Some(d.passport.to_string());
         profile.registration_address = Some(d.address);
     }
-    Ok((Applicant { account_id: account_id.to_owned(), level, contacts }, profile))
+    let name =
+        [profile.surname.as_deref(), profile.given_name.as_deref(), profile.patronymic.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+    Ok((Applicant { account_id: account_id.to_owned(), name, level, contacts }, profile))
 }
 
 /// An application as the API shows it.

@@ -29,6 +29,7 @@ pub mod session;
 mod signature;
 pub mod staff;
 pub mod validate;
+mod verify;
 
 use std::sync::Arc;
 
@@ -98,6 +99,8 @@ pub fn router(state: AppState) -> Router {
         .merge(catalog::routes())
         .merge(application_pages::routes())
         .merge(back_office::routes())
+        .merge(verify::routes())
+        .nest("/api/v1", verify::api_routes())
         .nest("/api/v1", catalog::api_routes())
         .nest("/api/v1", applications::api_routes())
         .nest("/api/v1", linked::api_routes())

@@ -125,7 +125,7 @@ async fn data_page(SignedIn(_): SignedIn) -> DataPage {
     }
 }
 
-fn attachment(content_type: &'static str, name: &str, body: Vec<u8>) -> Response {
+pub(crate) fn attachment(content_type: &'static str, name: &str, body: Vec<u8>) -> Response {
     let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

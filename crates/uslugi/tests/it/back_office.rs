@@ -114,6 +114,44 @@ on_both_backends! {
         let steps: Vec<&str> = body["timeline"].as_array().unwrap().iter().map(|e| e["to"].as_str().unwrap()).collect();
         assert_eq!(steps, ["submitted", "in_review", "clarification", "in_review", "rejected", "appeal", "approved"]);
 
+        // The result document: downloaded by the applicant, confirmed by /verify by number
+        // and by file; a changed byte is not confirmed.
+        let r = app.http.get(app.url(&format!("/api/v1/me/applications/{id}/result.pdf"))).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "application/pdf");
+        let pdf = r.bytes().await.unwrap().to_vec();
+        assert!(pdf.starts_with(b"%PDF-"));
+        let doc_number = format!("{number}-R");
+        let (status, body) = call(&app, "GET", &format!("/api/v1/verify/{doc_number}"), "", None).await;
+        assert_eq!(status, 200);
+        assert_eq!(body["authentic"], json!(true));
+        assert_eq!(body["document"]["agency"], json!("Социальный фонд России"));
+        let check = |bytes: Vec<u8>| {
+            let app = &app;
+            async move {
+                let r = app.http.post(app.url("/api/v1/verify")).header("content-type", "application/pdf").body(bytes).send().await.unwrap();
+                r.json::<serde_json::Value>().await.unwrap()["authentic"].clone()
+            }
+        };
+        assert_eq!(check(pdf.clone()).await, json!(true));
+        let mut tampered = pdf.clone();
+        let at = tampered.len() / 2;
+        tampered[at] ^= 0x20;
+        assert_eq!(check(tampered.clone()).await, json!(false));
+        let (_, body) = call(&app, "GET", "/api/v1/verify/2026-9999999-R", "", None).await;
+        assert_eq!(body["authentic"], json!(false));
+        // The public page: by the QR link, and a tampered upload.
+        let html = app.get(&format!("/verify/{doc_number}")).await.text().await.unwrap();
+        assert!(html.contains("Документ подлинный") && html.contains("Социальный фонд России"), "{html}");
+        assert!(!html.contains("Демидова"), "nothing about the holder");
+        let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(tampered).file_name("result.pdf"));
+        let r = app.http.post(app.url("/verify")).multipart(form).send().await.unwrap();
+        let html = r.text().await.unwrap();
+        assert!(html.contains("Документ не подтверждён"), "{html}");
+        let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(pdf).file_name("result.pdf"));
+        let html = app.http.post(app.url("/verify")).multipart(form).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains("Файл не изменён после выдачи, подпись верна"), "{html}");
+
         // The dashboard counts it.
         let a = head.get("/staff/dashboard").await;
         assert_eq!(a.status, 200);
