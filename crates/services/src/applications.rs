@@ -176,6 +176,28 @@ pub struct Applications {
     signer: Signer,
     /// The portal's public address, for the verification link on documents.
     public_url: String,
+    blobs: store::blobs::Blobs,
+    /// The largest attachment, in megabytes.
+    upload_limit_mb: u32,
+}
+
+/// Where files live and how large they may be, and the portal's address for the links
+/// printed on documents.
+#[derive(Debug, Clone)]
+pub struct Files {
+    pub public_url: String,
+    pub blobs: store::blobs::Blobs,
+    pub upload_limit_mb: u32,
+}
+
+/// A file attached to an application, as lists show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileInfo {
+    pub id: String,
+    pub rule: String,
+    pub name: String,
+    pub content_type: String,
+    pub size: i64,
 }
 
 /// What `/verify` says of an authentic document (nothing more: it is public).
@@ -196,11 +218,124 @@ impl Applications {
         catalog: Arc<Catalog>,
         calendar: Arc<WorkingCalendar>,
         outbox: Outbox,
-        public_url: &str,
+        files: Files,
     ) -> Self {
         let signer = Signer::from_vault(&vault);
-        let public_url = public_url.trim_end_matches('/').to_owned();
-        Self { db, vault, catalog, calendar, outbox, signer, public_url }
+        let public_url = files.public_url.trim_end_matches('/').to_owned();
+        let Files { blobs, upload_limit_mb, .. } = files;
+        Self { db, vault, catalog, calendar, outbox, signer, public_url, blobs, upload_limit_mb }
+    }
+
+    pub fn upload_limit_mb(&self) -> u32 {
+        self.upload_limit_mb
+    }
+
+    /// Attaches a file to the applicant's draft (or to an application waiting for their
+    /// corrections). Refused, with the reason in Russian, when its content is not a format
+    /// the rule allows, it is too large or damaged.
+    pub async fn attach(
+        &self,
+        account_id: &str,
+        id: &str,
+        rule_id: &str,
+        name: &str,
+        bytes: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<FileInfo, ApplicationError> {
+        let a = self.get(&Actor::applicant(account_id), id).await?;
+        let (service, workflow) = self.service(&a.service_id)?;
+        let editable =
+            a.status == DRAFT || workflow.state(&a.status).is_some_and(|s| s.pauses_deadline);
+        if !editable {
+            return Err(ApplicationError::Refused(
+                "Заявление уже подано: файлы к нему не добавить.".into(),
+            ));
+        }
+        let Some(rule) = service.attachments.iter().find(|r| r.id == rule_id) else {
+            return Err(ApplicationError::Refused(format!("У услуги нет документа «{rule_id}».")));
+        };
+        let name: String =
+            name.chars().filter(|c| !c.is_control() && *c != '/' && *c != '\\').take(120).collect();
+        let name = if name.trim().is_empty() { "файл".to_owned() } else { name };
+        let accepted = crate::files::check(rule, &name, bytes, self.upload_limit_mb)
+            .map_err(ApplicationError::Refused)?;
+        let existing = rows::files(&mut *self.db.read().await?, &a.id).await?;
+        if existing.iter().filter(|f| f.rule == rule.id).count() >= 10 {
+            return Err(ApplicationError::Refused(format!(
+                "«{}»: не больше 10 файлов.",
+                rule.label
+            )));
+        }
+        let file = rows::FileRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            application_id: a.id.clone(),
+            rule: rule.id.clone(),
+            file_name: name,
+            content_type: accepted.content_type.to_owned(),
+            size: bytes.len() as i64,
+            sha256: documents::digest(bytes),
+            created_at: to_micros(now),
+        };
+        // The bytes first: a row never names a file that is not there.
+        let sealed = self.vault.encrypt(
+            &base64::engine::general_purpose::STANDARD.encode(bytes),
+            &format!("application.file:{}", file.id),
+        );
+        self.blobs.put(&blob_key(&a.id, &file.id), sealed.into_bytes()).await?;
+        rows::insert_file(&mut *self.db.conn().await?, &file).await?;
+        Ok(info(file))
+    }
+
+    /// The files of an application `actor` may see.
+    pub async fn files(&self, actor: &Actor, id: &str) -> Result<Vec<FileInfo>, ApplicationError> {
+        let a = self.get(actor, id).await?;
+        Ok(rows::files(&mut *self.db.read().await?, &a.id).await?.into_iter().map(info).collect())
+    }
+
+    /// One file's bytes: (name, content type, bytes).
+    pub async fn file(
+        &self,
+        actor: &Actor,
+        id: &str,
+        file_id: &str,
+    ) -> Result<(String, String, Vec<u8>), ApplicationError> {
+        let a = self.get(actor, id).await?;
+        let list = rows::files(&mut *self.db.read().await?, &a.id).await?;
+        let f = list.into_iter().find(|f| f.id == file_id).ok_or(ApplicationError::NotFound)?;
+        let sealed = self.blobs.get(&blob_key(&a.id, &f.id)).await?;
+        let broken = |e: String| ApplicationError::Internal(format!("file {}: {e}", f.id));
+        let text = String::from_utf8(sealed).map_err(|e| broken(e.to_string()))?;
+        let b64 = self
+            .vault
+            .decrypt(&text, &format!("application.file:{}", f.id))
+            .map_err(|e| broken(e.to_string()))?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|e| broken(e.to_string()))?;
+        Ok((f.file_name, f.content_type, bytes))
+    }
+
+    /// Removes a file from the applicant's draft.
+    pub async fn detach(
+        &self,
+        account_id: &str,
+        id: &str,
+        file_id: &str,
+    ) -> Result<(), ApplicationError> {
+        let a = self.get(&Actor::applicant(account_id), id).await?;
+        let (_, workflow) = self.service(&a.service_id)?;
+        let editable =
+            a.status == DRAFT || workflow.state(&a.status).is_some_and(|s| s.pauses_deadline);
+        if !editable {
+            return Err(ApplicationError::Refused(
+                "Заявление уже подано: файлы не удалить.".into(),
+            ));
+        }
+        if !rows::delete_file(&mut *self.db.conn().await?, &a.id, file_id).await? {
+            return Err(ApplicationError::NotFound);
+        }
+        self.blobs.delete(&blob_key(&a.id, file_id)).await?;
+        Ok(())
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -395,7 +530,17 @@ impl Applications {
             )));
         }
         let today = moscow_date(now);
-        let checked = form::check(service, &a.answers, today, Stage::Submit);
+        let mut checked = form::check(service, &a.answers, today, Stage::Submit);
+        let files = rows::files(&mut *self.db.read().await?, &a.id).await?;
+        for rule in service.attachments.iter().filter(|r| r.required) {
+            if !files.iter().any(|f| f.rule == rule.id) {
+                checked.problems.push(Problem {
+                    path: format!("file-{}", rule.id),
+                    message: format!("{}: приложите файл", rule.label),
+                    code: "no_file".into(),
+                });
+            }
+        }
         if !checked.problems.is_empty() {
             return Ok(Err(checked.problems));
         }
@@ -869,6 +1014,20 @@ impl Applications {
         };
         journal::record(conn, &event).await?;
         Ok(())
+    }
+}
+
+fn blob_key(application_id: &str, file_id: &str) -> String {
+    format!("applications/{application_id}/{file_id}")
+}
+
+fn info(f: rows::FileRow) -> FileInfo {
+    FileInfo {
+        id: f.id,
+        rule: f.rule,
+        name: f.file_name,
+        content_type: f.content_type,
+        size: f.size,
     }
 }
 

@@ -11,6 +11,7 @@ pub mod applications;
 pub mod deadline;
 pub mod definition;
 pub mod documents;
+pub mod files;
 pub mod form;
 pub mod search;
 

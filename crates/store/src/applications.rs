@@ -384,3 +384,72 @@ pub enum DocumentKey {
     Application,
     Sha256,
 }
+
+/// A file attached to an application (its bytes are in blob storage under its id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRow {
+    pub id: String,
+    pub application_id: String,
+    pub rule: String,
+    pub file_name: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+    pub created_at: i64,
+}
+
+pub async fn insert_file(conn: &mut Conn, f: &FileRow) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO application_files (id, application_id, rule, file_name, content_type, \
+           size, sha256, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&f.id)
+    .bind(&f.application_id)
+    .bind(&f.rule)
+    .bind(&f.file_name)
+    .bind(&f.content_type)
+    .bind(f.size)
+    .bind(&f.sha256)
+    .bind(f.created_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn files(conn: &mut Conn, application_id: &str) -> Result<Vec<FileRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, application_id, rule, file_name, content_type, size, sha256, created_at \
+         FROM application_files WHERE application_id = $1 ORDER BY created_at, id",
+    )
+    .bind(application_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(FileRow {
+                id: r.try_get("id")?,
+                application_id: r.try_get("application_id")?,
+                rule: r.try_get("rule")?,
+                file_name: r.try_get("file_name")?,
+                content_type: r.try_get("content_type")?,
+                size: r.try_get("size")?,
+                sha256: r.try_get("sha256")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
+}
+
+pub async fn delete_file(
+    conn: &mut Conn,
+    application_id: &str,
+    id: &str,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query("DELETE FROM application_files WHERE application_id = $1 AND id = $2")
+        .bind(application_id)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -17,6 +17,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("a grouped commit failed: {0}")]
     Batch(String),
+    #[error("file storage: {0}")]
+    Blob(String),
 }
 
 impl From<sqlx::migrate::MigrateError> for StoreError {

@@ -10,6 +10,7 @@
 pub mod applications;
 pub mod banks;
 pub mod batch;
+pub mod blobs;
 mod db;
 pub mod documents;
 mod error;

@@ -194,7 +194,11 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
             catalog.clone(),
             calendar.clone(),
             outbox.clone(),
-            &settings.base_url(addr),
+            services::applications::Files {
+                public_url: settings.base_url(addr),
+                blobs: store::blobs::Blobs::local(&settings.files_dir)?,
+                upload_limit_mb: settings.upload_limit_mb,
+            },
         ),
         catalog,
     };

@@ -10,12 +10,14 @@ use serde::Deserialize;
 
 /// Every key, as written in `uslugi.toml`; the environment variable is `USLUGI_` + the key
 /// in upper case, the flag `--` + the key with dashes.
-pub const KEYS: [&str; 44] = [
+pub const KEYS: [&str; 46] = [
     "listen",
     "data_dir",
     "database_url",
     "calendar_dir",
     "services_dir",
+    "files_dir",
+    "upload_limit_mb",
     "log",
     "log_format",
     "mode",
@@ -65,6 +67,8 @@ struct Raw {
     database_url: Option<String>,
     calendar_dir: Option<PathBuf>,
     services_dir: Option<PathBuf>,
+    files_dir: Option<PathBuf>,
+    upload_limit_mb: i64,
     log: String,
     log_format: String,
     mode: String,
@@ -194,6 +198,10 @@ pub struct Settings {
     /// `services/` in the repository); defaults to `services/` in the data directory,
     /// read if it exists.
     pub services_dir: PathBuf,
+    /// Where attached files are kept (sealed); defaults to `files/` in the data directory.
+    pub files_dir: PathBuf,
+    /// The largest attachment, in megabytes (1–50).
+    pub upload_limit_mb: u32,
     /// A tracing filter such as `info` or `uslugi=debug,tower_http=debug`.
     pub log: String,
     pub log_format: LogFormat,
@@ -268,6 +276,8 @@ impl Settings {
             database_url,
             calendar_dir: data_dir.join("calendar"),
             services_dir: data_dir.join("services"),
+            files_dir: data_dir.join("files"),
+            upload_limit_mb: 5,
             log: "warn".into(),
             log_format: LogFormat::Json,
             mode: Mode::Dev,
@@ -387,6 +397,7 @@ impl Settings {
             .and_then(|b| b.set_default("demo_data", true))
             .and_then(|b| b.set_default("trust_proxy", false))
             .and_then(|b| b.set_default("code_ttl_seconds", 300))
+            .and_then(|b| b.set_default("upload_limit_mb", 5))
             .and_then(|b| b.set_default("login_attempts", 5))
             .and_then(|b| b.set_default("login_lock_minutes", 15))
             .and_then(|b| b.set_default("session_idle_minutes", 30))
@@ -475,6 +486,11 @@ impl Settings {
         }
         let calendar_dir = raw.calendar_dir.unwrap_or_else(|| raw.data_dir.join("calendar"));
         let services_dir = raw.services_dir.unwrap_or_else(|| raw.data_dir.join("services"));
+        let files_dir = raw.files_dir.clone().unwrap_or_else(|| raw.data_dir.join("files"));
+        if !(1..=50).contains(&raw.upload_limit_mb) {
+            return Err(err("upload_limit_mb", "ожидается число от 1 до 50 / expected 1..=50"));
+        }
+        let upload_limit_mb = raw.upload_limit_mb as u32;
         let qes_roots = raw
             .qes_roots
             .filter(|p| !p.as_os_str().is_empty())
@@ -701,6 +717,8 @@ impl Settings {
             database_url,
             calendar_dir,
             services_dir,
+            files_dir,
+            upload_limit_mb,
             log: raw.log,
             log_format,
             mode,

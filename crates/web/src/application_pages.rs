@@ -272,6 +272,20 @@ async fn start(
     }
 }
 
+/// One attachment rule with the files given for it.
+#[derive(Debug)]
+pub(crate) struct RuleFiles {
+    id: String,
+    label: String,
+    hint: String,
+    /// «PDF, JPG, PNG, до 2 МБ».
+    accepts: String,
+    /// The `accept` attribute of the file input.
+    accept: String,
+    required: bool,
+    files: Vec<(String, String, String)>,
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "application_form.html")]
 struct FormPage {
@@ -282,7 +296,54 @@ struct FormPage {
     items: Vec<Item>,
     problems: Vec<Problem>,
     notice: Option<String>,
-    documents: Vec<String>,
+    rules: Vec<RuleFiles>,
+    file_error: Option<String>,
+}
+
+/// «1,2 МБ», «340 КБ».
+fn size_text(bytes: i64) -> String {
+    if bytes >= 1024 * 1024 {
+        let tenths = (bytes as f64 / 1024.0 / 1024.0 * 10.0).round() as i64;
+        format!("{},{} МБ", tenths / 10, tenths % 10)
+    } else {
+        format!("{} КБ", (bytes + 1023) / 1024)
+    }
+}
+
+async fn rule_files(
+    state: &AppState,
+    actor: &Actor,
+    a: &Application,
+    service: &Service,
+) -> Result<Vec<RuleFiles>, AppError> {
+    let files = state.applications.files(actor, &a.id).await?;
+    let limit = state.applications.upload_limit_mb();
+    Ok(service
+        .attachments
+        .iter()
+        .map(|r| {
+            let formats: Vec<&str> = r.formats.iter().map(|f| f.title()).collect();
+            let mb = r.max_size_mb.map_or(limit, |m| m.min(limit));
+            RuleFiles {
+                id: r.id.clone(),
+                label: r.label.clone(),
+                hint: r.hint.clone().unwrap_or_default(),
+                accepts: format!("{}, до {mb} МБ", formats.join(", ")),
+                accept: r
+                    .formats
+                    .iter()
+                    .map(|f| format!(".{}", f.title().to_lowercase()))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                required: r.required,
+                files: files
+                    .iter()
+                    .filter(|f| f.rule == r.id)
+                    .map(|f| (f.id.clone(), f.name.clone(), size_text(f.size)))
+                    .collect(),
+            }
+        })
+        .collect())
 }
 
 #[derive(Debug)]
@@ -325,12 +386,17 @@ struct StatusPage {
     editable: bool,
     /// The result document is issued.
     has_result: bool,
+    /// The attached files: (rule label, id, name, size).
+    files: Vec<(String, String, String, String)>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 struct PageQuery {
     #[serde(default)]
     done: Option<String>,
+    /// Why the last upload was refused.
+    #[serde(default)]
+    file_error: Option<String>,
 }
 
 fn notice_of(done: Option<&str>) -> Option<String> {
@@ -343,6 +409,7 @@ fn notice_of(done: Option<&str>) -> Option<String> {
             "cancel" => "Заявление отменено.",
             "correct" => "Уточнения отправлены в ведомство.",
             "appeal" => "Жалоба подана. Её рассмотрят в течение 3 рабочих дней.",
+            "file" => "Файлы обновлены.",
             _ => "Готово.",
         }
         .to_owned()
@@ -359,24 +426,24 @@ async fn page(
     let a = state.applications.get(&actor, &id).await?;
     let notice = notice_of(q.done.as_deref());
     if a.status == DRAFT {
-        return Ok(form_page(&state, a, Vec::new(), notice)?.into_response());
+        let mut page = form_page(&state, &actor, a, Vec::new(), notice).await?;
+        // Only a refusal of ours is shown (it names the file and what is wrong with it).
+        page.file_error = q.file_error.filter(|e| e.starts_with("Файл") || e.starts_with('«'));
+        return Ok(page.into_response());
     }
     Ok(status_page(&state, &actor, a, notice, None).await?.into_response())
 }
 
-fn form_page(
+async fn form_page(
     state: &AppState,
+    actor: &Actor,
     a: Application,
     problems: Vec<Problem>,
     notice: Option<String>,
 ) -> Result<FormPage, AppError> {
     let service = state.catalog.service(&a.service_id).ok_or(AppError::NotFound)?.clone();
     let agency = state.catalog.agency(&service.agency).map(|a| a.name.clone()).unwrap_or_default();
-    let documents = service
-        .attachments
-        .iter()
-        .map(|d| format!("{}{}", d.label, if d.required { "" } else { " (по желанию)" }))
-        .collect();
+    let rules = rule_files(state, actor, &a, &service).await?;
     Ok(FormPage {
         chrome: Chrome { nav: "cabinet", signed_in: true },
         items: items(&service, &a.answers, &problems),
@@ -385,7 +452,8 @@ fn form_page(
         service,
         problems,
         notice,
-        documents,
+        rules,
+        file_error: None,
     })
 }
 
@@ -452,6 +520,20 @@ async fn status_page(
         }
     }
     let current = state_of(&a.status);
+    let files = state
+        .applications
+        .files(actor, &a.id)
+        .await?
+        .into_iter()
+        .map(|f| {
+            let label = service
+                .attachments
+                .iter()
+                .find(|r| r.id == f.rule)
+                .map_or(f.rule.clone(), |r| r.label.clone());
+            (label, f.id, f.name, size_text(f.size))
+        })
+        .collect();
     let date = |d: Option<chrono::NaiveDate>| {
         d.map(|d| d.format("%d.%m.%Y").to_string()).unwrap_or_default()
     };
@@ -464,6 +546,7 @@ async fn status_page(
         paused: current.is_some_and(|s| s.pauses_deadline),
         editable: current.is_some_and(|s| s.pauses_deadline),
         has_result: current.is_some_and(|s| s.issues_result),
+        files,
         submitted: a.submitted_at.map(msk).unwrap_or_default(),
         due: date(a.due_on),
         act_by: date(a.act_by),
@@ -510,7 +593,8 @@ async fn post_form(
         state.applications.save(&session.account_id, &id, answers, today, now).await?;
     if action != "submit" {
         if action.starts_with("add_row:") || action.starts_with("remove_row:") {
-            return Ok(form_page(&state, a, problems, None)?.into_response());
+            let actor = Actor::applicant(&session.account_id);
+            return Ok(form_page(&state, &actor, a, problems, None).await?.into_response());
         }
         return Ok(see_other(&format!("/cabinet/applications/{id}?done=saved")));
     }
@@ -518,7 +602,8 @@ async fn post_form(
     match state.applications.submit(&who, &id, &origin, now).await? {
         Ok(_) => Ok(see_other(&format!("/cabinet/applications/{id}?done=submitted"))),
         Err(problems) => {
-            let page = form_page(&state, a, problems, None)?;
+            let actor = Actor::applicant(&session.account_id);
+            let page = form_page(&state, &actor, a, problems, None).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
     }

@@ -207,6 +207,8 @@ struct DetailPage {
     steps: Vec<Step>,
     actions: Vec<ActionView>,
     checks: Vec<String>,
+    /// (rule label, id, name)
+    files: Vec<(String, String, String)>,
     notice: Option<String>,
     error: Option<String>,
 }
@@ -277,6 +279,20 @@ async fn detail(
             comment: e.comment,
         })
         .collect();
+    let files = state
+        .applications
+        .files(&actor, &a.id)
+        .await?
+        .into_iter()
+        .map(|f| {
+            let label = service
+                .attachments
+                .iter()
+                .find(|r| r.id == f.rule)
+                .map_or(f.rule.clone(), |r| r.label.clone());
+            (label, f.id, f.name)
+        })
+        .collect();
     let me = actor.id.as_deref();
     let claimed_by_other = a.claimed_by.is_some() && a.claimed_by.as_deref() != me;
     let actions = workflow
@@ -309,6 +325,7 @@ async fn detail(
         steps,
         actions,
         checks: service.checks.iter().map(|c| c.title().to_owned()).collect(),
+        files,
         notice,
         error,
         a,

@@ -19,8 +19,9 @@ use tower_http::trace::TraceLayer;
 use crate::AppError;
 use crate::error::render_errors;
 
-/// Requests larger than this are refused before a handler sees them.
-const BODY_LIMIT: usize = 1024 * 1024;
+/// Bodies larger than this are refused by every route but the file uploads (which have
+/// their own limit, `max_body`).
+pub(crate) const BODY_LIMIT: usize = 1024 * 1024;
 /// A request that takes longer is answered with 408.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -30,7 +31,8 @@ pub(crate) const CSP: &str = "default-src 'self'; script-src 'self'; style-src '
                    font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
                    base-uri 'none'; object-src 'none'";
 
-pub fn wrap(routes: Router) -> Router {
+/// The layers around every route; no request body may exceed `max_body` bytes.
+pub fn wrap(routes: Router, max_body: usize) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
     routes.layer(
         ServiceBuilder::new()
@@ -59,7 +61,7 @@ pub fn wrap(routes: Router) -> Router {
             .layer(middleware::from_fn(record_metrics))
             .layer(CatchPanicLayer::custom(|_| AppError::Internal("handler panicked".into()).into_response()))
             .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
-            .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+            .layer(RequestBodyLimitLayer::new(max_body.max(BODY_LIMIT)))
             .layer(CsrfLayer::new()),
     )
 }
@@ -123,7 +125,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_panic_is_a_russian_500_page_or_json_without_details() {
-        let router = wrap(Router::new().route("/boom", get(boom)).route("/api/v1/boom", get(boom)));
+        let router = wrap(
+            Router::new().route("/boom", get(boom)).route("/api/v1/boom", get(boom)),
+            BODY_LIMIT,
+        );
         let (status, ct, html) = call(router.clone(), "/boom").await;
         assert_eq!(
             (status, ct.as_str()),

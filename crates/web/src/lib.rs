@@ -9,6 +9,7 @@ mod api;
 mod application_pages;
 mod applications;
 mod assets;
+mod attachments;
 mod back_office;
 pub mod bank;
 mod catalog;
@@ -100,6 +101,7 @@ pub fn router(state: AppState) -> Router {
         .merge(application_pages::routes())
         .merge(back_office::routes())
         .merge(verify::routes())
+        .merge(attachments::routes())
         .nest("/api/v1", verify::api_routes())
         .nest("/api/v1", catalog::api_routes())
         .nest("/api/v1", applications::api_routes())
@@ -107,7 +109,12 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::routes())
         .merge(assets::routes())
         .merge(dev::routes())
-        .fallback(error::not_found)
-        .with_state(state);
-    layers::wrap(routes)
+        .layer(axum::extract::DefaultBodyLimit::max(layers::BODY_LIMIT));
+    // Files: bodies up to twice the upload limit are read, so that a file somewhat too
+    // large is refused by name and size rather than as a bare «too large» request.
+    let upload_limit = state.applications.upload_limit_mb() as usize * 2 * 1024 * 1024 + 256 * 1024;
+    let uploads =
+        attachments::upload_routes().layer(axum::extract::DefaultBodyLimit::max(upload_limit));
+    let routes = routes.merge(uploads).fallback(error::not_found).with_state(state);
+    layers::wrap(routes, upload_limit)
 }

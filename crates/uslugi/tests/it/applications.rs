@@ -165,7 +165,7 @@ async fn a_citizen_applies_in_the_browser() {
         .await
         .unwrap();
     // Submitting lists what is wrong, with links to the fields.
-    submit(c, "#application-form").await;
+    click_to_next_page(c, Locator::Id("submit-application")).await;
     let summary = c.find(Locator::Id("error-summary")).await.unwrap().text().await.unwrap();
     assert!(summary.contains("Вид объекта: не заполнено"), "{summary}");
     assert!(summary.contains("Кадастровый номер: неверный формат"), "{summary}");
@@ -210,4 +210,159 @@ async fn a_citizen_applies_in_the_browser() {
     assert!(timeline.contains("Принята") && timeline.contains("Отменена"), "{timeline}");
     browser.close().await;
     app.stop().await;
+}
+
+const SCAN_SERVICE: &str = r#"id = "scan-request"
+title = "Заявление с копией документа"
+summary = "Проверка вложений."
+description = "Услуга для проверки вложений."
+category = "certificates"
+agency = "fns"
+applicants = ["person"]
+min_level = "standard"
+
+[deadline]
+working_days = 2
+review = "manual"
+
+[[form]]
+id = "full_name"
+label = "ФИО"
+type = "text"
+required = true
+prefill = "full_name"
+
+[[attachments]]
+id = "scan"
+label = "Скан паспорта"
+required = true
+formats = ["pdf", "png"]
+
+[result]
+title = "Ответ"
+body = "Выдано {заявитель}."
+"#;
+
+fn png() -> Vec<u8> {
+    let mut out = Vec::new();
+    let img = image::RgbImage::from_pixel(8, 8, image::Rgb([10, 120, 200]));
+    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachments_are_checked_by_content_size_and_soundness_sqlite() {
+    attachments(store::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachments_are_checked_by_content_size_and_soundness_postgres() {
+    attachments(store::Backend::Postgres).await;
+}
+
+async fn attachments(backend: store::Backend) {
+    let app = crate::support::TestApp::spawn_with(backend, |dir, s| {
+        s.demo_data = true;
+        std::fs::create_dir_all(dir.join("services/catalog")).unwrap();
+        std::fs::write(dir.join("services/catalog/scan-request.toml"), SCAN_SERVICE).unwrap();
+    })
+    .await;
+    let token = app.register(PHONE).await;
+    call(&app, "POST", "/api/v1/me/documents", &token, Some(maria())).await;
+    documents_when(&app, &token, "verified").await;
+    let (_, body) =
+        call(&app, "POST", "/api/v1/services/scan-request/applications", &token, None).await;
+    let id = body["application"]["id"].as_str().unwrap().to_owned();
+    // The required file is named on submission.
+    let (status, body) =
+        call(&app, "POST", &format!("/api/v1/me/applications/{id}/submit"), &token, None).await;
+    assert_eq!(status, 422);
+    assert_eq!(fields(&body), ["file-scan"]);
+    assert_eq!(body["error"]["fields"][0]["message"], json!("Скан паспорта: приложите файл"));
+
+    let upload = |name: &str, bytes: Vec<u8>| {
+        let (app, token, id) = (&app, token.clone(), id.clone());
+        let url = app.url(&format!("/api/v1/me/applications/{id}/files?rule=scan&name={name}"));
+        async move {
+            let r = app.http.post(url).bearer_auth(&token).body(bytes).send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let mut big = b"%PDF-1.7\n".to_vec();
+    big.resize(6 * 1024 * 1024, b' ');
+    let (status, body) = upload("big.pdf", big).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["message"], json!("Файл «big.pdf»: 6 МБ — больше допустимых 5 МБ"));
+    let mut exe = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00".to_vec();
+    exe.resize(4096, 0);
+    let (status, body) = upload("scan.pdf", exe).await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        body["error"]["message"],
+        json!("Файл «scan.pdf»: по содержимому это программа, а принимаются только PDF, PNG")
+    );
+    let mut broken = png();
+    broken.truncate(broken.len() - 16);
+    let (status, body) = upload("scan.png", broken).await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        body["error"]["message"],
+        json!("Файл «scan.png»: файл повреждён и не открывается — сохраните его заново")
+    );
+
+    // A good one: listed, downloaded as sent, deleted, sent again; then the submission goes.
+    let (status, body) = upload("scan.png", png()).await;
+    assert_eq!(status, 201, "{body}");
+    let file = body["file"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(body["file"]["content_type"], json!("image/png"));
+    let (_, list) =
+        call(&app, "GET", &format!("/api/v1/me/applications/{id}/files"), &token, None).await;
+    assert_eq!(list["files"].as_array().unwrap().len(), 1);
+    let r = app
+        .http
+        .get(app.url(&format!("/api/v1/me/applications/{id}/files/{file}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "image/png");
+    assert_eq!(r.bytes().await.unwrap().to_vec(), png());
+    let r = app
+        .http
+        .delete(app.url(&format!("/api/v1/me/applications/{id}/files/{file}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let (_, list) =
+        call(&app, "GET", &format!("/api/v1/me/applications/{id}/files"), &token, None).await;
+    assert_eq!(list["files"], json!([]));
+    let (status, _) = upload("scan.png", png()).await;
+    assert_eq!(status, 201);
+    let (status, body) =
+        call(&app, "POST", &format!("/api/v1/me/applications/{id}/submit"), &token, None).await;
+    assert_eq!(status, 200, "{body}");
+    // Submitted: files stay as they are.
+    let (status, _) = upload("more.png", png()).await;
+    assert_eq!(status, 422);
+    // Files are sealed at rest: the stored bytes are not the PNG.
+    let stored: Vec<_> = walk(&app.settings.files_dir);
+    assert_eq!(stored.len(), 1);
+    let raw = std::fs::read(&stored[0]).unwrap();
+    assert!(!raw.windows(4).any(|w| w == b"IHDR"), "not stored in the clear");
+    app.stop().await;
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }

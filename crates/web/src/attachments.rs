@@ -1,0 +1,202 @@
+//! Files attached to applications: upload (multipart from the form, the raw body through
+//! the API), list, download, delete; refusals say in Russian what is wrong with the file.
+//! These routes accept bodies up to the upload limit; every other route keeps 1 MiB.
+
+use axum::body::Bytes;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use services::applications::{Actor, ApplicationError, FileInfo};
+
+use crate::AppState;
+use crate::account::see_other;
+use crate::error::AppError;
+use crate::session::SignedIn;
+use crate::staff::StaffSignedIn;
+
+/// Routes whose bodies are files.
+pub fn upload_routes() -> Router<AppState> {
+    Router::new()
+        .route("/cabinet/applications/{id}/files", post(upload_page))
+        .route("/api/v1/me/applications/{id}/files", post(upload_api).get(list_api))
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/cabinet/applications/{id}/files/{file}", get(download))
+        .route("/cabinet/applications/{id}/files/{file}/delete", post(delete_page))
+        .route("/staff/applications/{id}/files/{file}", get(download_staff))
+        .route("/api/v1/me/applications/{id}/files/{file}", get(download).delete(delete_api))
+}
+
+fn json(f: &FileInfo) -> serde_json::Value {
+    serde_json::json!({
+        "id": f.id, "rule": f.rule, "name": f.name, "content_type": f.content_type, "size": f.size,
+    })
+}
+
+/// The form's upload: `rule` and `file`; back to the form, with the refusal if any.
+async fn upload_page(
+    SignedIn(session): SignedIn,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    mut multipart: Multipart,
+) -> Result<Response, AppError> {
+    let limit = state.applications.upload_limit_mb();
+    let unreadable =
+        || format!("Файл: не удалось загрузить — он больше {limit} МБ или загрузка прервалась");
+    let mut rule = String::new();
+    let mut file = None;
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) => match field.name() {
+                Some("rule") => rule = field.text().await.unwrap_or_default(),
+                Some("file") => {
+                    let name = field.file_name().unwrap_or("файл").to_owned();
+                    match field.bytes().await {
+                        Ok(b) => file = Some((name, b)),
+                        Err(_) => return Ok(back(&id, Some(unreadable()))),
+                    }
+                }
+                _ => {}
+            },
+            Ok(None) => break,
+            Err(_) => return Ok(back(&id, Some(unreadable()))),
+        }
+    }
+    let Some((name, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
+        return Ok(back(&id, Some("Файл: выберите файл для загрузки".into())));
+    };
+    let now = state.clock.now();
+    match state.applications.attach(&session.account_id, &id, &rule, &name, &bytes, now).await {
+        Ok(_) => Ok(back(&id, None)),
+        Err(ApplicationError::Refused(message)) => Ok(back(&id, Some(message))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Back to the application's page, with a refusal shown there.
+fn back(id: &str, refusal: Option<String>) -> Response {
+    match refusal {
+        None => see_other(&format!("/cabinet/applications/{id}?done=file")),
+        Some(message) => {
+            let encoded: String = message
+                .bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                        (b as char).to_string()
+                    }
+                    _ => format!("%{b:02X}"),
+                })
+                .collect();
+            see_other(&format!("/cabinet/applications/{id}?file_error={encoded}"))
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct UploadQuery {
+    #[serde(default)]
+    rule: String,
+    #[serde(default)]
+    name: String,
+}
+
+/// The API's upload: the file is the body; `rule` and `name` in the query.
+async fn upload_api(
+    SignedIn(session): SignedIn,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<UploadQuery>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
+    let limit = state.applications.upload_limit_mb();
+    let body = body.map_err(|_| AppError::Refused {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        code: "too_large",
+        message: format!("Файл больше {limit} МБ"),
+        fields: Vec::new(),
+    })?;
+    let name = if q.name.trim().is_empty() { "файл" } else { q.name.as_str() };
+    let now = state.clock.now();
+    let f = state.applications.attach(&session.account_id, &id, &q.rule, name, &body, now).await?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "file": json(&f) }))))
+}
+
+async fn list_api(
+    SignedIn(session): SignedIn,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let files = state.applications.files(&Actor::applicant(&session.account_id), &id).await?;
+    Ok(Json(serde_json::json!({ "files": files.iter().map(json).collect::<Vec<_>>() })))
+}
+
+fn file_response(name: &str, content_type: &str, bytes: Vec<u8>) -> Response {
+    let mut response = bytes.into_response();
+    let headers = response.headers_mut();
+    if let Ok(v) = axum::http::HeaderValue::from_str(content_type) {
+        headers.insert(axum::http::header::CONTENT_TYPE, v);
+    }
+    // RFC 6266 with the UTF-8 name: Cyrillic file names survive.
+    let encoded: String = name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'.' || b == b'-' {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    if let Ok(v) =
+        axum::http::HeaderValue::from_str(&format!("attachment; filename*=UTF-8''{encoded}"))
+    {
+        headers.insert(axum::http::header::CONTENT_DISPOSITION, v);
+    }
+    response
+}
+
+async fn download(
+    SignedIn(session): SignedIn,
+    State(state): State<AppState>,
+    Path((id, file)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let (name, content_type, bytes) =
+        state.applications.file(&Actor::applicant(&session.account_id), &id, &file).await?;
+    Ok(file_response(&name, &content_type, bytes))
+}
+
+async fn download_staff(
+    staff: StaffSignedIn,
+    State(state): State<AppState>,
+    Path((id, file)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let actor = crate::back_office::actor_of(&state, &staff.0)?;
+    let (name, content_type, bytes) = state.applications.file(&actor, &id, &file).await?;
+    Ok(file_response(&name, &content_type, bytes))
+}
+
+async fn delete_page(
+    SignedIn(session): SignedIn,
+    State(state): State<AppState>,
+    Path((id, file)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    match state.applications.detach(&session.account_id, &id, &file).await {
+        Ok(()) => Ok(back(&id, None)),
+        Err(ApplicationError::Refused(message)) => Ok(back(&id, Some(message))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn delete_api(
+    SignedIn(session): SignedIn,
+    State(state): State<AppState>,
+    Path((id, file)): Path<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    state.applications.detach(&session.account_id, &id, &file).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
