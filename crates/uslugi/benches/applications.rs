@@ -1,0 +1,195 @@
+//! Applications under load (reported, never asserted), on SQLite with durable commits:
+//! submitting applications (a draft, one 1 MB PDF attached, submission) from 16
+//! concurrent clients, and «Мои заявки» for a person with over 1,000 applications. The
+//! load comes from reqwest in this process, sharing the two cores with the server: the
+//! figures are conservative.
+//!
+//!   cargo bench -p uslugi --bench applications      (or scripts/bench applications)
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{Value, json};
+use uslugi::settings::{Settings, sqlite_url};
+
+const SERVICE: &str = r#"id = "bench-scan"
+title = "Заявление с копией документа"
+summary = "Нагрузочная проверка."
+description = "Услуга для нагрузочной проверки."
+category = "certificates"
+agency = "fns"
+applicants = ["person"]
+min_level = "standard"
+
+[deadline]
+working_days = 2
+review = "manual"
+
+[[form]]
+id = "full_name"
+label = "ФИО"
+type = "text"
+required = true
+prefill = "full_name"
+
+[[attachments]]
+id = "scan"
+label = "Скан"
+required = true
+formats = ["pdf"]
+
+[result]
+title = "Ответ"
+body = "Выдано {заявитель}."
+"#;
+
+const APPLICATIONS: usize = 1_200;
+const CLIENTS: usize = 16;
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let dir = std::env::temp_dir().join(format!("uslugi-bench-apps-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("services/catalog")).unwrap();
+    std::fs::write(dir.join("services/catalog/bench-scan.toml"), SERVICE).unwrap();
+    let mut settings = Settings::for_data_dir(&dir, sqlite_url(&dir.join("uslugi.db")));
+    settings.demo_data = true;
+    let running =
+        uslugi::server::start(&settings, Arc::new(uslugi::clock::SystemClock)).await.unwrap();
+    let base = format!("http://{}", running.addr);
+    let (login, password) = running.demo.clone().unwrap();
+    let http = reqwest::Client::new();
+    let body: Value = http
+        .post(format!("{base}/api/v1/sessions"))
+        .json(&json!({"login": login, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = body["session"].as_str().unwrap().to_owned();
+    let maria = json!({
+        "surname": "Демидова", "given_name": "Мария", "patronymic": "Ивановна",
+        "birth_date": "12.04.1988", "birth_place": "г. Москва",
+        "passport_series": "4510", "passport_number": "654321",
+        "passport_issued_on": "25.04.2008", "passport_issued_by": "ОВД района Хамовники г. Москвы",
+        "passport_division": "770-005", "snils": "12345678964", "inn": "",
+        "address": "119021, г. Москва, ул. Льва Толстого, д. 16, кв. 5"
+    });
+    http.post(format!("{base}/api/v1/me/documents"))
+        .bearer_auth(&token)
+        .json(&maria)
+        .send()
+        .await
+        .unwrap();
+    loop {
+        let view: Value = http
+            .get(format!("{base}/api/v1/me/documents"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if view["status"] == json!("verified") {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let mut pdf = b"%PDF-1.7\n".to_vec();
+    pdf.resize(1024 * 1024 - 8, b' ');
+    pdf.extend_from_slice(b"\n%%EOF\n");
+    let pdf = bytes::Bytes::from(pdf);
+
+    // Submissions: each client runs draft → attach → submit in turn.
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in 0..CLIENTS {
+        let (http, base, token, pdf) = (http.clone(), base.clone(), token.clone(), pdf.clone());
+        tasks.spawn(async move {
+            let mut latencies = Vec::new();
+            for _ in (c..APPLICATIONS).step_by(CLIENTS) {
+                let t = Instant::now();
+                let body: Value = http
+                    .post(format!("{base}/api/v1/services/bench-scan/applications"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let id = body["application"]["id"].as_str().unwrap().to_owned();
+                let r = http
+                    .post(format!(
+                        "{base}/api/v1/me/applications/{id}/files?rule=scan&name=scan.pdf"
+                    ))
+                    .bearer_auth(&token)
+                    .body(pdf.clone())
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 201);
+                let r = http
+                    .post(format!("{base}/api/v1/me/applications/{id}/submit"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+                latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            latencies
+        });
+    }
+    let mut all = Vec::new();
+    while let Some(l) = tasks.join_next().await {
+        all.extend(l.unwrap());
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    all.sort_by(f64::total_cmp);
+    println!(
+        "submit (draft + 1 MB PDF + submit) {CLIENTS} clients: {:.0} applications/s  p50 {:.1} ms  p99 {:.1} ms  ({APPLICATIONS} in {seconds:.1} s)",
+        APPLICATIONS as f64 / seconds,
+        percentile(&all, 0.5),
+        percentile(&all, 0.99)
+    );
+
+    // «Мои заявки» for a person with over 1,000 applications (the page shows the newest
+    // 200; the API answers 500 at a time).
+    for (name, path) in [
+        ("«Мои заявки» page", "/cabinet/applications".to_owned()),
+        ("«Мои заявки» API, 500", "/api/v1/me/applications?limit=500".to_owned()),
+        ("«Мои заявки» by number", "/api/v1/me/applications?number=2026-0000500".to_owned()),
+    ] {
+        let mut times = Vec::new();
+        for _ in 0..200 {
+            let t = Instant::now();
+            let r = http
+                .get(format!("{base}{path}"))
+                .header("cookie", format!("uslugi_session={token}"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.bytes().await.unwrap();
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "{name:<28} p50 {:.2} ms  p99 {:.2} ms",
+            percentile(&times, 0.5),
+            percentile(&times, 0.99)
+        );
+    }
+    running.shutdown().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
