@@ -284,7 +284,8 @@ on_both_backends! {
                 .replace("{id}", "egrn-extract")
                 .replace("{client}", "eis")
                 .replace("{transition}", "cancel")
-                .replace("{number}", "2026-0000001-R");
+                .replace("{number}", "2026-0000001-R")
+                .replace("{file}", "no-such-file");
             for method in ops.as_object().unwrap().keys() {
                 let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
                 let r = app.http.request(m, app.url(&concrete)).json(&json!({})).send().await.unwrap();
