@@ -721,19 +721,7 @@ impl Applications {
         }
         body.push_str(rest);
         let link = format!("{}/verify/{number}", self.public_url);
-        let mut answers = Vec::new();
-        for f in &service.form {
-            match a.answers.get(&f.id) {
-                Some(Answer::Value(v)) => answers.push((f.label.clone(), v.clone())),
-                Some(Answer::Rows(rows)) => {
-                    for (n, row) in rows.iter().enumerate() {
-                        let text: Vec<&str> = row.values().map(String::as_str).collect();
-                        answers.push((format!("{} № {}", f.label, n + 1), text.join(", ")));
-                    }
-                }
-                None => {}
-            }
-        }
+        let answers = form::lines(service, &a.answers);
         let letterhead = agency
             .map(|x| format!("{} · ИНН {} · ОГРН {} · {}", x.full_name, x.inn, x.ogrn, x.address));
         let signer_line = format!(

@@ -124,6 +124,26 @@ pub fn check(service: &Service, answers: &Answers, today: NaiveDate, stage: Stag
     out
 }
 
+/// The answers as (label, value) lines in the form's order, a group's rows one line each
+/// («Прежние ФИО № 1»): the copy of an application, the officer's view, the document.
+pub fn lines(service: &Service, answers: &Answers) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for f in &service.form {
+        match answers.get(&f.id) {
+            Some(Answer::Value(v)) => out.push((f.label.clone(), v.clone())),
+            Some(Answer::Rows(rows)) => {
+                for (n, row) in rows.iter().enumerate() {
+                    let text: Vec<&str> =
+                        row.values().map(String::as_str).filter(|v| !v.is_empty()).collect();
+                    out.push((format!("{} № {}", f.label, n + 1), text.join(", ")));
+                }
+            }
+            None => {}
+        }
+    }
+    out
+}
+
 /// Whether a field's condition holds (a field without one is always shown).
 pub fn visible(field: &Field, answers: &Answers) -> bool {
     let Some(c) = &field.when else { return true };

@@ -22,7 +22,7 @@ use services::{FieldKind, IdentifierKind, Role, Service, deadline};
 
 use crate::AppState;
 use crate::account::{msk, see_other};
-use crate::applications::{MineQueryView, applicant, mine_filter};
+use crate::applications::{MineQuery, applicant, mine_filter};
 use crate::error::AppError;
 use crate::session::{Chrome, ClientOrigin, SignedIn};
 
@@ -346,12 +346,41 @@ async fn rule_files(
         .collect())
 }
 
+/// One entry of a timeline as pages show it.
 #[derive(Debug)]
-struct Step {
-    at: String,
-    status: String,
-    actor: &'static str,
-    comment: Option<String>,
+pub(crate) struct Step {
+    pub(crate) at: String,
+    pub(crate) status: String,
+    pub(crate) actor: &'static str,
+    pub(crate) comment: Option<String>,
+}
+
+/// The timeline of an application, each step with its state's title.
+pub(crate) async fn steps(
+    state: &AppState,
+    actor: &Actor,
+    a: &Application,
+    workflow: &services::Workflow,
+) -> Result<Vec<Step>, AppError> {
+    let title_of = |id: &str| {
+        if id == DRAFT {
+            "Черновик".to_owned()
+        } else {
+            workflow.state(id).map_or(id.to_owned(), |s| s.title.clone())
+        }
+    };
+    Ok(state
+        .applications
+        .timeline(actor, &a.id)
+        .await?
+        .into_iter()
+        .map(|e| Step {
+            at: msk(e.at),
+            status: title_of(&e.to),
+            actor: e.actor.title(),
+            comment: e.comment,
+        })
+        .collect())
 }
 
 #[derive(Debug)]
@@ -481,18 +510,7 @@ async fn status_page(
         }
         _ => None,
     };
-    let steps = state
-        .applications
-        .timeline(actor, &a.id)
-        .await?
-        .into_iter()
-        .map(|e| Step {
-            at: msk(e.at),
-            status: title_of(&e.to),
-            actor: e.actor.title(),
-            comment: e.comment,
-        })
-        .collect();
+    let steps = steps(state, actor, &a, workflow).await?;
     let actions = workflow
         .available(&a.status, Role::Applicant)
         .map(|t| Action {
@@ -502,23 +520,7 @@ async fn status_page(
             confirm: t.id == "cancel",
         })
         .collect();
-    let mut copy = Vec::new();
-    for (path, f) in service.all_fields() {
-        if path.contains('.') {
-            continue;
-        }
-        match a.answers.get(&path) {
-            Some(Answer::Value(v)) => copy.push((f.label.clone(), v.clone())),
-            Some(Answer::Rows(rows)) => {
-                for (n, row) in rows.iter().enumerate() {
-                    let text: Vec<String> =
-                        row.values().filter(|v| !v.is_empty()).cloned().collect();
-                    copy.push((format!("{} № {}", f.label, n + 1), text.join(", ")));
-                }
-            }
-            None => {}
-        }
-    }
+    let copy = services::form::lines(service, &a.answers);
     let current = state_of(&a.status);
     let files = state
         .applications
@@ -658,20 +660,6 @@ async fn act(
 
 // --- «Мои заявки» --------------------------------------------------------------------------
 
-#[derive(Debug, Default, Deserialize)]
-struct MineQuery {
-    #[serde(default)]
-    number: String,
-    #[serde(default)]
-    service: String,
-    #[serde(default)]
-    status: String,
-    #[serde(default)]
-    from: String,
-    #[serde(default)]
-    to: String,
-}
-
 #[derive(Debug)]
 struct Line {
     id: String,
@@ -700,16 +688,9 @@ async fn mine_page(
     State(state): State<AppState>,
     Query(q): Query<MineQuery>,
 ) -> Result<Response, AppError> {
-    let view = MineQueryView {
-        number: &q.number,
-        service: &q.service,
-        status: &q.status,
-        from: &q.from,
-        to: &q.to,
-        limit: Some(200),
-        offset: None,
-    };
-    let (list, error) = match mine_filter(&view) {
+    let mut q = q;
+    q.limit = Some(200);
+    let (list, error) = match mine_filter(&q) {
         Ok(filter) => (state.applications.mine(&session.account_id, &filter).await?, None),
         Err(AppError::Refused { message, .. }) => (Vec::new(), Some(message)),
         Err(e) => return Err(e),

@@ -208,22 +208,23 @@ async fn api_start(
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "application": view(&state, &a) }))))
 }
 
+/// The filters of «Мои заявки» as typed (the API and the page).
 #[derive(Debug, Default, Deserialize)]
-struct MineQuery {
+pub(crate) struct MineQuery {
     #[serde(default)]
-    number: String,
+    pub(crate) number: String,
     #[serde(default)]
-    service: String,
+    pub(crate) service: String,
     #[serde(default)]
-    status: String,
+    pub(crate) status: String,
     #[serde(default)]
-    from: String,
+    pub(crate) from: String,
     #[serde(default)]
-    to: String,
+    pub(crate) to: String,
     #[serde(default)]
-    limit: Option<i64>,
+    pub(crate) limit: Option<i64>,
     #[serde(default)]
-    offset: Option<i64>,
+    pub(crate) offset: Option<i64>,
 }
 
 fn date_param(name: &'static str, label: &str, value: &str) -> Result<Option<NaiveDate>, AppError> {
@@ -243,28 +244,17 @@ fn date_param(name: &'static str, label: &str, value: &str) -> Result<Option<Nai
     })
 }
 
-pub(crate) fn mine_filter(q: &MineQueryView<'_>) -> Result<MineFilter, AppError> {
+pub(crate) fn mine_filter(q: &MineQuery) -> Result<MineFilter, AppError> {
     let text = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
     Ok(MineFilter {
-        number: text(q.number),
-        service_id: text(q.service),
-        status: text(q.status),
-        from: date_param("from", "Дата с", q.from)?,
-        to: date_param("to", "Дата по", q.to)?,
+        number: text(&q.number),
+        service_id: text(&q.service),
+        status: text(&q.status),
+        from: date_param("from", "Дата с", &q.from)?,
+        to: date_param("to", "Дата по", &q.to)?,
         limit: q.limit.unwrap_or(50),
         offset: q.offset.unwrap_or(0),
     })
-}
-
-/// The filter fields as typed (shared by the API and the page).
-pub(crate) struct MineQueryView<'a> {
-    pub number: &'a str,
-    pub service: &'a str,
-    pub status: &'a str,
-    pub from: &'a str,
-    pub to: &'a str,
-    pub limit: Option<i64>,
-    pub offset: Option<i64>,
 }
 
 async fn api_mine(
@@ -272,15 +262,7 @@ async fn api_mine(
     State(state): State<AppState>,
     Query(q): Query<MineQuery>,
 ) -> Result<Json<serde_json::Value>, AppError> {
-    let filter = mine_filter(&MineQueryView {
-        number: &q.number,
-        service: &q.service,
-        status: &q.status,
-        from: &q.from,
-        to: &q.to,
-        limit: q.limit,
-        offset: q.offset,
-    })?;
+    let filter = mine_filter(&q)?;
     let list = state.applications.mine(&session.account_id, &filter).await?;
     let views: Vec<View> = list.iter().map(|a| view(&state, a)).collect();
     Ok(Json(serde_json::json!({ "applications": views })))

@@ -15,11 +15,11 @@ use identity::staff::{StaffRole, StaffSession};
 use serde::Deserialize;
 use services::applications::{Actor, Application, ApplicationError};
 use services::definition::DRAFT;
-use services::form::Answer;
 use services::{Role, deadline};
 
 use crate::AppState;
 use crate::account::{msk, see_other};
+use crate::application_pages::Step;
 use crate::applications::applicant;
 use crate::error::AppError;
 use crate::session::ClientOrigin;
@@ -174,14 +174,6 @@ async fn queue_page(
 }
 
 #[derive(Debug)]
-struct Step {
-    at: String,
-    status: String,
-    actor: &'static str,
-    comment: Option<String>,
-}
-
-#[derive(Debug)]
 struct ActionView {
     id: String,
     title: String,
@@ -253,32 +245,8 @@ async fn detail(
         }
         _ => (String::new(), false),
     };
-    let mut answers = Vec::new();
-    for f in &service.form {
-        match a.answers.get(&f.id) {
-            Some(Answer::Value(v)) => answers.push((f.label.clone(), v.clone())),
-            Some(Answer::Rows(rows)) => {
-                for (n, row) in rows.iter().enumerate() {
-                    let text: Vec<&str> =
-                        row.values().map(String::as_str).filter(|v| !v.is_empty()).collect();
-                    answers.push((format!("{} № {}", f.label, n + 1), text.join(", ")));
-                }
-            }
-            None => {}
-        }
-    }
-    let steps = state
-        .applications
-        .timeline(&actor, &a.id)
-        .await?
-        .into_iter()
-        .map(|e| Step {
-            at: msk(e.at),
-            status: title_of(&e.to),
-            actor: e.actor.title(),
-            comment: e.comment,
-        })
-        .collect();
+    let answers = services::form::lines(service, &a.answers);
+    let steps = crate::application_pages::steps(state, &actor, &a, workflow).await?;
     let files = state
         .applications
         .files(&actor, &a.id)

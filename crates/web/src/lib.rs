@@ -6,7 +6,7 @@ mod account;
 mod account_api;
 mod activate;
 mod api;
-mod application_pages;
+pub(crate) mod application_pages;
 mod applications;
 mod assets;
 mod attachments;
