@@ -838,6 +838,47 @@ impl Applications {
         }
     }
 
+    /// «Спросить о статусе» (the applicant) and its answer (an officer or head): a note
+    /// on the timeline that does not change the status; the other side is told.
+    pub async fn note(
+        &self,
+        actor: &Actor,
+        id: &str,
+        text: &str,
+        applicant: &Applicant,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<Application, ApplicationError> {
+        let mut a = self.get(actor, id).await?;
+        if a.status == DRAFT {
+            return Err(ApplicationError::Refused("Заявление ещё не подано.".into()));
+        }
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(ApplicationError::Refused(
+                "Вопрос: напишите, что вы хотите узнать.".into(),
+            ));
+        }
+        if text.chars().count() > 2000 {
+            return Err(ApplicationError::Refused("Вопрос: не длиннее 2000 символов.".into()));
+        }
+        let kind = if actor.role == Role::Applicant { "question" } else { "answer" };
+        a.updated_at = now;
+        a.version += 1;
+        let status = a.status.clone();
+        let mut tx = self.db.begin().await?;
+        if !rows::update(&mut tx, &self.row(&a)).await? {
+            return Err(ApplicationError::Conflict);
+        }
+        // Only the applicant is notified by the outbox; officers see questions in the queue.
+        let quiet = Applicant { contacts: Vec::new(), ..applicant.clone() };
+        let told = if kind == "answer" { applicant } else { &quiet };
+        self.record(&mut tx, actor, &a, kind, &status, Some(text), told, origin, now).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.outbox.wake();
+        Ok(a)
+    }
+
     /// Deletes a draft of the applicant's.
     pub async fn delete_draft(&self, account_id: &str, id: &str) -> Result<(), ApplicationError> {
         if rows::delete_draft(&mut *self.db.conn().await?, id, account_id).await? {

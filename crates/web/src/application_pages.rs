@@ -33,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .route("/cabinet/applications/{id}", get(page).post(post_form))
         .route("/cabinet/applications/{id}/autosave", post(autosave))
         .route("/cabinet/applications/{id}/act", post(act))
+        .route("/cabinet/applications/{id}/ask", post(ask))
 }
 
 /// One field as the form shows it.
@@ -376,7 +377,11 @@ pub(crate) async fn steps(
         .into_iter()
         .map(|e| Step {
             at: msk(e.at),
-            status: title_of(&e.to),
+            status: match e.transition.as_str() {
+                "question" => "Вопрос о статусе".to_owned(),
+                "answer" => "Ответ ведомства".to_owned(),
+                _ => title_of(&e.to),
+            },
             actor: e.actor.title(),
             comment: e.comment,
         })
@@ -439,6 +444,9 @@ fn notice_of(done: Option<&str>) -> Option<String> {
             "correct" => "Уточнения отправлены в ведомство.",
             "appeal" => "Жалоба подана. Её рассмотрят в течение 3 рабочих дней.",
             "file" => "Файлы обновлены.",
+            "question" => {
+                "Вопрос отправлен в ведомство. Ответ придёт уведомлением и появится в истории."
+            }
             _ => "Готово.",
         }
         .to_owned()
@@ -649,6 +657,34 @@ async fn act(
         .await;
     match result {
         Ok(_) => Ok(see_other(&format!("/cabinet/applications/{id}?done={}", f.transition))),
+        Err(services::applications::ApplicationError::Refused(message)) => {
+            let a = state.applications.get(&actor, &id).await?;
+            let page = status_page(&state, &actor, a, None, Some(message)).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct AskForm {
+    #[serde(default)]
+    question: String,
+}
+
+/// «Спросить о статусе»: the question goes to the agency, on the timeline.
+async fn ask(
+    SignedIn(session): SignedIn,
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form(f): Form<AskForm>,
+) -> Result<Response, AppError> {
+    let (who, _) = applicant(&state, &session.account_id).await?;
+    let actor = Actor::applicant(&session.account_id);
+    match state.applications.note(&actor, &id, &f.question, &who, &origin, state.clock.now()).await
+    {
+        Ok(_) => Ok(see_other(&format!("/cabinet/applications/{id}?done=question"))),
         Err(services::applications::ApplicationError::Refused(message)) => {
             let a = state.applications.get(&actor, &id).await?;
             let page = status_page(&state, &actor, a, None, Some(message)).await?;

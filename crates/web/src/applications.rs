@@ -27,6 +27,7 @@ pub fn api_routes() -> Router<AppState> {
         .route("/me/applications/{id}/answers", put(api_save))
         .route("/me/applications/{id}/submit", post(api_submit))
         .route("/me/applications/{id}/actions/{transition}", post(api_act))
+        .route("/me/applications/{id}/questions", post(api_ask))
 }
 
 impl From<ApplicationError> for AppError {
@@ -351,6 +352,25 @@ async fn api_act(
         .act(&actor, &id, &transition, comment.as_deref(), &who, &origin, state.clock.now())
         .await?;
     Ok(Json(serde_json::json!({ "application": view(&state, &a) })))
+}
+
+#[derive(Debug, Deserialize)]
+struct AskBody {
+    text: String,
+}
+
+/// «Спросить о статусе».
+async fn api_ask(
+    SignedIn(session): SignedIn,
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Json(body): Json<AskBody>,
+) -> Result<StatusCode, AppError> {
+    let (who, _) = applicant(&state, &session.account_id).await?;
+    let actor = Actor::applicant(&session.account_id);
+    state.applications.note(&actor, &id, &body.text, &who, &origin, state.clock.now()).await?;
+    Ok(StatusCode::CREATED)
 }
 
 async fn api_delete(

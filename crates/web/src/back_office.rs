@@ -30,6 +30,7 @@ pub fn routes() -> Router<AppState> {
         .route("/staff/applications", get(queue_page))
         .route("/staff/applications/{id}", get(detail_page))
         .route("/staff/applications/{id}/act", post(act))
+        .route("/staff/applications/{id}/answer", post(answer))
         .route("/staff/dashboard", get(dashboard))
 }
 
@@ -314,6 +315,7 @@ async fn detail_page(
             "reject" => "Заявление отклонено, заявитель уведомлён.",
             "appeal_grant" => "Жалоба удовлетворена, заявление одобрено.",
             "appeal_deny" => "В жалобе отказано.",
+            "answer" => "Ответ отправлен заявителю.",
             _ => "Готово.",
         }
         .to_owned()
@@ -355,6 +357,35 @@ async fn act(
             };
             let page = detail(&state, session, &id, None, Some(message)).await?;
             Ok((StatusCode::CONFLICT, page).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct AnswerForm {
+    #[serde(default)]
+    answer: String,
+}
+
+/// The answer to «Спросить о статусе»: on the timeline, and the applicant is told.
+async fn answer(
+    staff: StaffSignedIn,
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form(f): Form<AnswerForm>,
+) -> Result<Response, AppError> {
+    let session = &staff.0;
+    let actor = actor_of(&state, session)?;
+    let a = state.applications.get(&actor, &id).await?;
+    let (who, _) = applicant(&state, &a.account_id).await?;
+    match state.applications.note(&actor, &id, &f.answer, &who, &origin, state.clock.now()).await {
+        Ok(_) => Ok(see_other(&format!("/staff/applications/{id}?done=answer"))),
+        Err(ApplicationError::Refused(message)) => {
+            let page = detail(&state, session, &id, None, Some(message.replace("Вопрос", "Ответ")))
+                .await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
         Err(e) => Err(e.into()),
     }

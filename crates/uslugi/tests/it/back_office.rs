@@ -58,6 +58,21 @@ on_both_backends! {
         assert!(a.body.contains("Демидова Мария Ивановна"), "the answers are shown");
         assert!(a.body.contains("СНИЛС принадлежит заявителю (СФР)"), "the declared checks");
 
+        // «Спросить о статусе»: the question is on the timeline; the officer's answer too,
+        // and the applicant is told.
+        let (status, _) = call(&app, "POST", &format!("/api/v1/me/applications/{id}/questions"), &token, Some(json!({"text": "Когда будет готово?"}))).await;
+        assert_eq!(status, 201);
+        let (status, body) = call(&app, "POST", &format!("/api/v1/me/applications/{id}/questions"), &token, Some(json!({"text": "  "}))).await;
+        assert_eq!((status, body["error"]["message"].clone()), (422, json!("Вопрос: напишите, что вы хотите узнать.")));
+        let a = officer.get(&format!("/staff/applications/{id}")).await;
+        assert!(a.body.contains("Когда будет готово?"), "{}", a.body);
+        let a = officer.post(&format!("/staff/applications/{id}/answer"), &[("answer", "Завтра, в срок")]).await;
+        assert_eq!(a.status, 303);
+        let sms = app.outbox(Some(PHONE)).await;
+        assert!(sms[0]["text"].as_str().unwrap().contains("Комментарий: Завтра, в срок"), "{}", sms[0]);
+        let html = app.http.get(app.url(&format!("/cabinet/applications/{id}"))).header("cookie", format!("uslugi_session={token}")).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains("Ответ ведомства") && html.contains("Завтра, в срок"), "{html}");
+
         // Both take it at once: exactly one wins.
         let path = format!("/staff/applications/{id}/act");
         let form = [("transition", "take")];
@@ -84,7 +99,7 @@ on_both_backends! {
         let (_, body) = call(&app, "GET", &format!("/api/v1/me/applications/{id}"), &token, None).await;
         assert_eq!(body["application"]["status_title"], json!("Требуется уточнение"));
         assert_eq!(body["application"]["act_by"], json!("2026-11-30"), "5 working days to answer");
-        assert_eq!(body["timeline"][2]["comment"], json!("Уточните СНИЛС"));
+        assert_eq!(body["timeline"][4]["comment"], json!("Уточните СНИЛС"));
         let sms = app.outbox(Some(PHONE)).await;
         assert!(sms[0]["text"].as_str().unwrap().contains("требуется уточнение"), "{}", sms[0]);
 
@@ -111,7 +126,9 @@ on_both_backends! {
         assert_eq!(a.status, 303, "{}", a.body);
         let (_, body) = call(&app, "GET", &format!("/api/v1/me/applications/{id}"), &token, None).await;
         assert_eq!(body["application"]["status_title"], json!("Готово"));
-        let steps: Vec<&str> = body["timeline"].as_array().unwrap().iter().map(|e| e["to"].as_str().unwrap()).collect();
+        let steps: Vec<&str> = body["timeline"].as_array().unwrap().iter()
+            .filter(|e| !matches!(e["transition"].as_str(), Some("question" | "answer")))
+            .map(|e| e["to"].as_str().unwrap()).collect();
         assert_eq!(steps, ["submitted", "in_review", "clarification", "in_review", "rejected", "appeal", "approved"]);
 
         // The result document: downloaded by the applicant, confirmed by /verify by number
