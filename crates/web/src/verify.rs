@@ -24,6 +24,7 @@ pub fn routes() -> Router<AppState> {
         .route("/verify", get(form).post(upload))
         .route("/verify/{number}", get(by_number))
         .route("/cabinet/applications/{id}/result.pdf", get(download))
+        .route("/cabinet/applications/{id}/report.pdf", get(report))
 }
 
 pub fn api_routes() -> Router<AppState> {
@@ -31,6 +32,7 @@ pub fn api_routes() -> Router<AppState> {
         .route("/verify/{number}", get(api_number))
         .route("/verify", axum::routing::post(api_file))
         .route("/me/applications/{id}/result.pdf", get(download))
+        .route("/me/applications/{id}/report.pdf", get(report))
 }
 
 /// What the page shows of a verdict.
@@ -200,4 +202,95 @@ async fn download(
         });
     };
     Ok(crate::rights::attachment("application/pdf", &format!("{number}.pdf"), pdf))
+}
+
+/// The application's detailed report as PDF (seed 000 «экспортировать отчет в PDF»): its
+/// facts, the answers, the files and the whole timeline.
+async fn report(
+    SignedIn(session): SignedIn,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let actor = Actor::applicant(&session.account_id);
+    let a = state.applications.get(&actor, &id).await?;
+    let service = state.catalog.service(&a.service_id).ok_or(AppError::NotFound)?;
+    let workflow = state.catalog.workflow(&service.workflow).ok_or(AppError::NotFound)?;
+    let steps = crate::application_pages::steps(&state, &actor, &a, workflow).await?;
+    let files = state.applications.files(&actor, &a.id).await?;
+    let status = if a.status == services::definition::DRAFT {
+        "Черновик".to_owned()
+    } else {
+        workflow.state(&a.status).map_or(a.status.clone(), |s| s.title.clone())
+    };
+    let date = |d: Option<chrono::NaiveDate>| {
+        d.map(|d| d.format("%d.%m.%Y").to_string()).unwrap_or_else(|| "—".into())
+    };
+    let number = a.number.clone().unwrap_or_else(|| "черновик".into());
+    let report = printing::Report {
+        title: format!("Заявление № {number}"),
+        generated_at: format!("{} (МСК)", msk(state.clock.now())),
+        subject_line: service.title.clone(),
+        sections: vec![
+            printing::Section {
+                title: "Заявление".into(),
+                rows: vec![
+                    ("Услуга".into(), service.title.clone()),
+                    (
+                        "Ведомство".into(),
+                        state
+                            .catalog
+                            .agency(&service.agency)
+                            .map_or(service.agency.clone(), |x| x.full_name.clone()),
+                    ),
+                    ("Статус".into(), status),
+                    (
+                        "Подано".into(),
+                        a.submitted_at.map_or_else(|| "—".into(), |t| format!("{} (МСК)", msk(t))),
+                    ),
+                    ("Срок решения".into(), date(a.due_on)),
+                ],
+                table: None,
+            },
+            printing::Section {
+                title: "Сведения заявления".into(),
+                rows: services::form::lines(service, &a.answers),
+                table: None,
+            },
+            printing::Section {
+                title: "Приложенные документы".into(),
+                rows: if files.is_empty() {
+                    vec![("Файлы".into(), "нет".into())]
+                } else {
+                    files.iter().map(|f| (f.name.clone(), f.content_type.clone())).collect()
+                },
+                table: None,
+            },
+            printing::Section {
+                title: "История".into(),
+                rows: Vec::new(),
+                table: Some(printing::Table {
+                    columns: vec![
+                        "Дата и время (МСК)".into(),
+                        "Статус".into(),
+                        "Кто".into(),
+                        "Комментарий".into(),
+                    ],
+                    rows: steps
+                        .into_iter()
+                        .map(|s| {
+                            vec![s.at, s.status, s.actor.to_owned(), s.comment.unwrap_or_default()]
+                        })
+                        .collect(),
+                }),
+            },
+        ],
+        letterhead: None,
+        qr: None,
+    };
+    let pdf = tokio::task::spawn_blocking(move || printing::personal_data_report(&report))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let file = a.number.clone().unwrap_or_else(|| a.id.clone());
+    Ok(crate::rights::attachment("application/pdf", &format!("application-{file}.pdf"), pdf))
 }

@@ -113,6 +113,13 @@ on_both_backends! {
         let steps: Vec<(&str, &str)> = body["timeline"].as_array().unwrap().iter()
             .map(|e| (e["from"].as_str().unwrap(), e["to"].as_str().unwrap())).collect();
         assert_eq!(steps, [("draft", "submitted"), ("submitted", "cancelled")]);
+        // The detailed report as PDF.
+        let r = app.http.get(app.url(&format!("/api/v1/me/applications/{id}/report.pdf"))).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-disposition"], "attachment; filename=\"application-2026-0000001.pdf\"");
+        assert!(r.bytes().await.unwrap().starts_with(b"%PDF-"));
+        let (status, _) = call(&app, "GET", &format!("/api/v1/me/applications/{id}/report.pdf"), &other, None).await;
+        assert_eq!(status, 404, "only the applicant's");
         // A draft can be deleted; a submitted application cannot.
         let r = app.http.delete(app.url(&format!("/api/v1/me/applications/{draft}"))).bearer_auth(&token).send().await.unwrap();
         assert_eq!(r.status(), 204);
