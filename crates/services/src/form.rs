@@ -77,8 +77,12 @@ pub fn check(service: &Service, answers: &Answers, today: NaiveDate, stage: Stag
                     for inner in fields {
                         let path = format!("{}.{n}.{}", field.id, inner.id);
                         let typed = row.get(&inner.id).map_or("", String::as_str);
-                        let label =
-                            format!("{} № {}, {}", field.label, n + 1, lower_first(&inner.label));
+                        let label = format!(
+                            "{} № {}, {}",
+                            field.label,
+                            n + 1,
+                            crate::words::lower_first(&inner.label)
+                        );
                         if let Some(v) =
                             one(inner, &label, &path, typed, today, stage, &mut out.problems)
                         {
@@ -271,11 +275,6 @@ fn identifier(
         IdentifierKind::Email => as_kind(Kind::Email),
         IdentifierKind::Cadastral => as_kind(Kind::Cadastral),
     }
-}
-
-fn lower_first(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map_or_else(String::new, |c| c.to_lowercase().chain(chars).collect())
 }
 
 #[cfg(test)]

@@ -310,6 +310,18 @@ pub mod words {
         }
     }
 
+    /// The text with its first letter in lower case («Госпошлина …» → «госпошлина …»).
+    pub fn lower_first(text: &str) -> String {
+        let mut chars = text.chars();
+        chars.next().map_or_else(String::new, |c| c.to_lowercase().chain(chars).collect())
+    }
+
+    /// The text with its first letter in upper case.
+    pub fn upper_first(text: &str) -> String {
+        let mut chars = text.chars();
+        chars.next().map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+    }
+
     /// «3 рабочих дня».
     pub fn working_days(n: u32) -> String {
         format!("{n} {}", plural(u64::from(n), "рабочий день", "рабочих дня", "рабочих дней"))

@@ -116,7 +116,7 @@ fn field_view(
     if let FieldKind::Identifier { kind } = &f.kind
         && hint.is_empty()
     {
-        hint = words_first(kind.title());
+        hint = services::words::upper_first(kind.title());
     }
     if let FieldKind::Date { .. } = &f.kind
         && hint.is_empty()
@@ -145,11 +145,6 @@ fn field_view(
         when_text: String::new(),
         when: f.when.as_ref().map(|c| (c.field.clone(), c.equals.clone())),
     }
-}
-
-fn words_first(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
 }
 
 /// The form of a service with the answers and problems.
@@ -428,9 +423,6 @@ struct StatusPage {
 struct PageQuery {
     #[serde(default)]
     done: Option<String>,
-    /// Why the last upload was refused.
-    #[serde(default)]
-    file_error: Option<String>,
 }
 
 fn notice_of(done: Option<&str>) -> Option<String> {
@@ -463,12 +455,28 @@ async fn page(
     let a = state.applications.get(&actor, &id).await?;
     let notice = notice_of(q.done.as_deref());
     if a.status == DRAFT {
-        let mut page = form_page(&state, &actor, a, Vec::new(), notice).await?;
-        // Only a refusal of ours is shown (it names the file and what is wrong with it).
-        page.file_error = q.file_error.filter(|e| e.starts_with("Файл") || e.starts_with('«'));
-        return Ok(page.into_response());
+        return Ok(form_page(&state, &actor, a, Vec::new(), notice).await?.into_response());
     }
     Ok(status_page(&state, &actor, a, notice, None).await?.into_response())
+}
+
+/// The draft's form again with why a file was refused (422), rendered in place: the
+/// text is never carried in a URL, where a crafted link could put any words there.
+pub(crate) async fn refused_file(
+    state: &AppState,
+    account_id: &str,
+    id: &str,
+    message: String,
+) -> Result<Response, AppError> {
+    let actor = Actor::applicant(account_id);
+    let a = state.applications.get(&actor, id).await?;
+    if a.status != DRAFT {
+        let page = status_page(state, &actor, a, None, Some(message)).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    }
+    let mut page = form_page(state, &actor, a, Vec::new(), None).await?;
+    page.file_error = Some(message);
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
 }
 
 async fn form_page(

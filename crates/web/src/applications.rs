@@ -54,6 +54,19 @@ impl From<ApplicationError> for AppError {
                 fields: Vec::new(),
             },
             ApplicationError::Store(s) => s.into(),
+            // An operator's matter (the next year's decree file), not the person's.
+            ApplicationError::Calendar(e) => {
+                tracing::error!(error = %e, "production calendar does not cover a deadline");
+                Self::Refused {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    code: "calendar",
+                    message: "Срок по заявлению сейчас не рассчитать: в производственном \
+                              календаре нет нужного года. Черновик сохранён — попробуйте \
+                              отправить позже."
+                        .into(),
+                    fields: Vec::new(),
+                }
+            }
             other => Self::Internal(other.to_string()),
         }
     }

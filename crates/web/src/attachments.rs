@@ -13,6 +13,7 @@ use services::applications::{Actor, ApplicationError, FileInfo};
 
 use crate::AppState;
 use crate::account::see_other;
+use crate::application_pages::refused_file as refused;
 use crate::error::AppError;
 use crate::session::SignedIn;
 use crate::staff::StaffSignedIn;
@@ -58,43 +59,39 @@ async fn upload_page(
                     let name = field.file_name().unwrap_or("файл").to_owned();
                     match field.bytes().await {
                         Ok(b) => file = Some((name, b)),
-                        Err(_) => return Ok(back(&id, Some(unreadable()))),
+                        Err(_) => {
+                            return refused(&state, &session.account_id, &id, unreadable()).await;
+                        }
                     }
                 }
                 _ => {}
             },
             Ok(None) => break,
-            Err(_) => return Ok(back(&id, Some(unreadable()))),
+            Err(_) => return refused(&state, &session.account_id, &id, unreadable()).await,
         }
     }
     let Some((name, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
-        return Ok(back(&id, Some("Файл: выберите файл для загрузки".into())));
+        return refused(
+            &state,
+            &session.account_id,
+            &id,
+            "Файл: выберите файл для загрузки".into(),
+        )
+        .await;
     };
     let now = state.clock.now();
     match state.applications.attach(&session.account_id, &id, &rule, &name, &bytes, now).await {
-        Ok(_) => Ok(back(&id, None)),
-        Err(ApplicationError::Refused(message)) => Ok(back(&id, Some(message))),
+        Ok(_) => Ok(back(&id)),
+        Err(ApplicationError::Refused(message)) => {
+            refused(&state, &session.account_id, &id, message).await
+        }
         Err(e) => Err(e.into()),
     }
 }
 
-/// Back to the application's page, with a refusal shown there.
-fn back(id: &str, refusal: Option<String>) -> Response {
-    match refusal {
-        None => see_other(&format!("/cabinet/applications/{id}?done=file")),
-        Some(message) => {
-            let encoded: String = message
-                .bytes()
-                .map(|b| match b {
-                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
-                        (b as char).to_string()
-                    }
-                    _ => format!("%{b:02X}"),
-                })
-                .collect();
-            see_other(&format!("/cabinet/applications/{id}?file_error={encoded}"))
-        }
-    }
+/// Back to the application's page after a change of its files.
+fn back(id: &str) -> Response {
+    see_other(&format!("/cabinet/applications/{id}?done=file"))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -186,8 +183,10 @@ async fn delete_page(
     Path((id, file)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
     match state.applications.detach(&session.account_id, &id, &file).await {
-        Ok(()) => Ok(back(&id, None)),
-        Err(ApplicationError::Refused(message)) => Ok(back(&id, Some(message))),
+        Ok(()) => Ok(back(&id)),
+        Err(ApplicationError::Refused(message)) => {
+            refused(&state, &session.account_id, &id, message).await
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -240,7 +240,7 @@ async fn service_page(
         steps.push(format!(
             "Оплатите {} — {}",
             words::rubles(fee.kopecks),
-            lower_first(&fee.purpose)
+            words::lower_first(&fee.purpose)
         ));
     }
     steps.push(format!(
@@ -248,13 +248,16 @@ async fn service_page(
         agency.map_or("ведомство", |a| a.name.as_str()),
         words::working_days(s.deadline.working_days)
     ));
-    steps.push(format!("Получите результат в личном кабинете: {}", lower_first(&s.result.title)));
+    steps.push(format!(
+        "Получите результат в личном кабинете: {}",
+        words::lower_first(&s.result.title)
+    ));
     Ok(ServicePage {
         chrome: viewer.chrome("services"),
         agency_name: agency.map(|a| a.name.clone()).unwrap_or_default(),
         agency_full_name: agency.map(|a| a.full_name.clone()).unwrap_or_default(),
         category_title: catalog.category(&s.category).map(|c| c.title.clone()).unwrap_or_default(),
-        applicants: upper_first(
+        applicants: words::upper_first(
             &s.applicants.iter().map(|a| a.title()).collect::<Vec<_>>().join(", "),
         ),
         level: s.min_level.title(),
@@ -273,16 +276,6 @@ async fn service_page(
         }),
         s,
     })
-}
-
-fn lower_first(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map_or_else(String::new, |c| c.to_lowercase().chain(chars).collect())
-}
-
-fn upper_first(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
 }
 
 async fn api_search(

@@ -317,6 +317,52 @@ async fn attachments(backend: store::Backend) {
         json!("Файл «scan.png»: файл повреждён и не открывается — сохраните его заново")
     );
 
+    // The form's upload (multipart): a refusal is shown on the form itself, with 422.
+    let page_upload = |name: &'static str, bytes: Vec<u8>| {
+        let (app, token, id) = (&app, token.clone(), id.clone());
+        async move {
+            let form = reqwest::multipart::Form::new()
+                .text("rule", "scan")
+                .part("file", reqwest::multipart::Part::bytes(bytes).file_name(name));
+            let r = app
+                .http
+                .post(app.url(&format!("/cabinet/applications/{id}/files")))
+                .header("cookie", format!("uslugi_session={token}"))
+                .multipart(form)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let mut exe = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00".to_vec();
+    exe.resize(4096, 0);
+    let (status, html) = page_upload("scan.pdf", exe).await;
+    assert_eq!(status, 422);
+    assert!(
+        html.contains("Файл «scan.pdf»: по содержимому это программа")
+            && html.contains("id=\"file-error\""),
+        "{html}"
+    );
+    // No text comes from the address: a crafted link shows nothing of its own.
+    let r = app.http.get(app.url(&format!("/cabinet/applications/{id}?file_error=%D0%BF%D0%BE%D0%B7%D0%B2%D0%BE%D0%BD%D0%B8%D1%82%D0%B5")))
+        .header("cookie", format!("uslugi_session={token}")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(!r.text().await.unwrap().contains("позвоните"));
+    let (status, _) = page_upload("scan.png", png()).await;
+    assert_eq!(status, 303);
+    let (_, list) =
+        call(&app, "GET", &format!("/api/v1/me/applications/{id}/files"), &token, None).await;
+    let first = list["files"][0]["id"].as_str().unwrap().to_owned();
+    let r = app
+        .http
+        .delete(app.url(&format!("/api/v1/me/applications/{id}/files/{first}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+
     // A good one: listed, downloaded as sent, deleted, sent again; then the submission goes.
     let (status, body) = upload("scan.png", png()).await;
     assert_eq!(status, 201, "{body}");
@@ -372,4 +418,24 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+on_both_backends! {
+    demo async fn a_deadline_beyond_the_calendar_is_explained_and_the_draft_kept(app) {
+        let token = app.register(PHONE).await;
+        call(&app, "POST", "/api/v1/me/documents", &token, Some(maria())).await;
+        documents_when(&app, &token, "verified").await;
+        let (_, body) = call(&app, "POST", "/api/v1/services/pension-rights-statement/applications", &token, None).await;
+        let id = body["application"]["id"].as_str().unwrap().to_owned();
+        // Friday 31 December 2027: the next working day is in 2028, which has no calendar.
+        app.clock.advance(chrono::Duration::days(404));
+        let (status, body) = app.sign_in(PHONE, crate::accounts::PASSWORD).await;
+        assert_eq!(status, 201, "{body}");
+        let token = body["session"].as_str().unwrap().to_owned();
+        let (status, body) = call(&app, "POST", &format!("/api/v1/me/applications/{id}/submit"), &token, None).await;
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(body["error"]["code"], json!("calendar"));
+        let (_, body) = call(&app, "GET", &format!("/api/v1/me/applications/{id}"), &token, None).await;
+        assert_eq!(body["application"]["status"], json!("draft"), "nothing changed");
+    }
 }
