@@ -80,7 +80,8 @@ impl PersonalData {
         }
     }
 
-    fn query(&self) -> PersonQuery {
+    /// What the registries are asked about this person.
+    pub fn query(&self) -> PersonQuery {
         PersonQuery {
             surname: self.surname.clone(),
             given_name: self.given_name.clone(),

@@ -13,6 +13,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use domain::{CalendarError, WorkingCalendar, moscow_date};
 use journal::{ActorKind, Event, Origin, Outcome};
 use notify::{Channel, Outbox, Template};
+mod checks;
+pub use checks::{CheckResult, ChecksRun, QUEUE as CHECKS_QUEUE};
+
 use store::applications::{self as rows, ApplicationRow, EventRow, Filter};
 use store::vault::Vault;
 use store::{Db, StoreError, from_micros, to_micros};
@@ -97,6 +100,11 @@ impl Actor {
     pub fn applicant(account_id: &str) -> Self {
         Self { role: Role::Applicant, id: Some(account_id.to_owned()), agencies: Vec::new() }
     }
+
+    /// The platform itself (automatic checks, deadlines).
+    pub fn system() -> Self {
+        Self { role: Role::System, id: None, agencies: Vec::new() }
+    }
 }
 
 /// The applicant's verified data, for pre-filling (what the caller could read).
@@ -179,6 +187,8 @@ pub struct Applications {
     blobs: store::blobs::Blobs,
     /// The largest attachment, in megabytes.
     upload_limit_mb: u32,
+    /// Wakes the worker that runs automatic checks.
+    checks_wake: Arc<tokio::sync::Notify>,
 }
 
 /// Where files live and how large they may be, and the portal's address for the links
@@ -223,7 +233,24 @@ impl Applications {
         let signer = Signer::from_vault(&vault);
         let public_url = files.public_url.trim_end_matches('/').to_owned();
         let Files { blobs, upload_limit_mb, .. } = files;
-        Self { db, vault, catalog, calendar, outbox, signer, public_url, blobs, upload_limit_mb }
+        let checks_wake = Arc::default();
+        Self {
+            db,
+            vault,
+            catalog,
+            calendar,
+            outbox,
+            signer,
+            public_url,
+            blobs,
+            upload_limit_mb,
+            checks_wake,
+        }
+    }
+
+    /// Completes when a submission queued automatic checks.
+    pub async fn checks_woken(&self) {
+        self.checks_wake.notified().await;
     }
 
     pub fn upload_limit_mb(&self) -> u32 {
@@ -239,7 +266,7 @@ impl Applications {
         id: &str,
         rule_id: &str,
         name: &str,
-        bytes: &[u8],
+        bytes: impl AsRef<[u8]> + Send + 'static,
         now: DateTime<Utc>,
     ) -> Result<FileInfo, ApplicationError> {
         let a = self.get(&Actor::applicant(account_id), id).await?;
@@ -257,8 +284,6 @@ impl Applications {
         let name: String =
             name.chars().filter(|c| !c.is_control() && *c != '/' && *c != '\\').take(120).collect();
         let name = if name.trim().is_empty() { "файл".to_owned() } else { name };
-        let accepted = crate::files::check(rule, &name, bytes, self.upload_limit_mb)
-            .map_err(ApplicationError::Refused)?;
         let existing = rows::files(&mut *self.db.read().await?, &a.id).await?;
         if existing.iter().filter(|f| f.rule == rule.id).count() >= 10 {
             return Err(ApplicationError::Refused(format!(
@@ -266,24 +291,43 @@ impl Applications {
                 rule.label
             )));
         }
-        let file = rows::FileRow {
-            id: uuid::Uuid::now_v7().to_string(),
-            application_id: a.id.clone(),
-            rule: rule.id.clone(),
-            file_name: name,
-            content_type: accepted.content_type.to_owned(),
-            size: bytes.len() as i64,
-            sha256: documents::digest(bytes),
-            created_at: to_micros(now),
-        };
+        // Checking the content (images are decoded), hashing and sealing take a
+        // millisecond or more of CPU per megabyte: off the async workers.
+        let (rule, vault, limit) = (rule.clone(), self.vault.clone(), self.upload_limit_mb);
+        let application_id = a.id.clone();
+        let (file, sealed) = tokio::task::spawn_blocking(move || {
+            let data = bytes.as_ref();
+            let accepted = crate::files::check(&rule, &name, data, limit)
+                .map_err(ApplicationError::Refused)?;
+            let file = rows::FileRow {
+                id: uuid::Uuid::now_v7().to_string(),
+                application_id,
+                rule: rule.id.clone(),
+                file_name: name,
+                content_type: accepted.content_type.to_owned(),
+                size: data.len() as i64,
+                sha256: documents::digest(data),
+                created_at: to_micros(now),
+            };
+            let sealed = vault.seal_bytes(data, &format!("application.file:{}", file.id));
+            Ok::<_, ApplicationError>((file, sealed))
+        })
+        .await
+        .map_err(|e| ApplicationError::Internal(format!("file check: {e}")))??;
         // The bytes first: a row never names a file that is not there.
-        let sealed = self.vault.encrypt(
-            &base64::engine::general_purpose::STANDARD.encode(bytes),
-            &format!("application.file:{}", file.id),
-        );
-        self.blobs.put(&blob_key(&a.id, &file.id), sealed.into_bytes()).await?;
-        rows::insert_file(&mut *self.db.conn().await?, &file).await?;
-        Ok(info(file))
+        self.blobs.put(&blob_key(&file.id), sealed).await?;
+        let file = Arc::new(file);
+        let row = file.clone();
+        self.db
+            .shared(move |tx| {
+                let row = row.clone();
+                Box::pin(async move {
+                    rows::insert_file(tx, &row).await?;
+                    Ok::<_, ApplicationError>(())
+                })
+            })
+            .await?;
+        Ok(info(Arc::unwrap_or_clone(file)))
     }
 
     /// The files of an application `actor` may see.
@@ -302,15 +346,16 @@ impl Applications {
         let a = self.get(actor, id).await?;
         let list = rows::files(&mut *self.db.read().await?, &a.id).await?;
         let f = list.into_iter().find(|f| f.id == file_id).ok_or(ApplicationError::NotFound)?;
-        let sealed = self.blobs.get(&blob_key(&a.id, &f.id)).await?;
+        let sealed = match self.blobs.get(&blob_key(&f.id)).await? {
+            Some(sealed) => sealed,
+            None => self.blobs.get(&legacy_blob_key(&a.id, &f.id)).await?.ok_or_else(|| {
+                ApplicationError::Internal(format!("file {}: missing from storage", f.id))
+            })?,
+        };
         let broken = |e: String| ApplicationError::Internal(format!("file {}: {e}", f.id));
-        let text = String::from_utf8(sealed).map_err(|e| broken(e.to_string()))?;
-        let b64 = self
+        let bytes = self
             .vault
-            .decrypt(&text, &format!("application.file:{}", f.id))
-            .map_err(|e| broken(e.to_string()))?;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(b64)
+            .open_bytes(sealed, &format!("application.file:{}", f.id))
             .map_err(|e| broken(e.to_string()))?;
         Ok((f.file_name, f.content_type, bytes))
     }
@@ -334,7 +379,8 @@ impl Applications {
         if !rows::delete_file(&mut *self.db.conn().await?, &a.id, file_id).await? {
             return Err(ApplicationError::NotFound);
         }
-        self.blobs.delete(&blob_key(&a.id, file_id)).await?;
+        self.blobs.delete(&blob_key(file_id)).await?;
+        self.blobs.delete(&legacy_blob_key(&a.id, file_id)).await?;
         Ok(())
     }
 
@@ -446,20 +492,25 @@ impl Applications {
             claimed_by: None,
             version: 0,
         };
-        let mut tx = self.db.begin().await?;
-        rows::insert(&mut tx, &self.row(&a)).await?;
         let details = serde_json::json!({ "application": a.id, "service": service.id });
-        self.journal(
-            &mut tx,
-            &Actor::applicant(&who.account_id),
-            &a,
-            "application.started",
-            origin,
+        let ctx = Arc::new((
+            self.clone(),
+            Actor::applicant(&who.account_id),
+            origin.clone(),
+            a.clone(),
             details,
-            now,
-        )
-        .await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        ));
+        self.db
+            .shared(move |tx| {
+                let ctx = ctx.clone();
+                Box::pin(async move {
+                    let (this, actor, origin, draft, details) = &*ctx;
+                    rows::insert(tx, &this.row(draft)).await?;
+                    let (started, details) = ("application.started", details.clone());
+                    this.journal(tx, actor, draft, started, origin, details, now).await
+                })
+            })
+            .await?;
         Ok(a)
     }
 
@@ -500,10 +551,7 @@ impl Applications {
         a.answers = answers;
         a.updated_at = now;
         a.version += 1;
-        let mut conn = self.db.conn().await?;
-        if !rows::update(&mut conn, &self.row(&a)).await? {
-            return Err(ApplicationError::Conflict);
-        }
+        self.update(self.row(&a)).await?;
         Ok((a, problems))
     }
 
@@ -545,22 +593,41 @@ impl Applications {
             return Ok(Err(checked.problems));
         }
         let due = deadline::due(&self.calendar, today, service.deadline.working_days)?;
-        let mut tx = self.db.begin().await?;
-        let seq =
-            rows::next_counter(&mut tx, &format!("applications-{}", today.format("%Y"))).await?;
-        a.number = Some(format!("{}-{seq:07}", today.format("%Y")));
         a.answers = checked.answers;
         a.status = workflow.initial.clone();
         a.submitted_at = Some(now);
         a.updated_at = now;
         a.due_on = Some(due);
         a.version += 1;
-        if !rows::update(&mut tx, &self.row(&a)).await? {
-            return Err(ApplicationError::Conflict);
-        }
-        self.record(&mut tx, &actor, &a, "submit", DRAFT, None, who, origin, now).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        let has_checks = !service.checks.is_empty();
+        let ctx = Arc::new((self.clone(), who.clone(), origin.clone(), actor, a));
+        let a = self
+            .db
+            .shared(move |tx| {
+                let ctx = ctx.clone();
+                Box::pin(async move {
+                    let (this, who, origin, actor, a) = &*ctx;
+                    let mut a = a.clone();
+                    // The number is taken inside the shared commit: a submission that
+                    // fails gives its number back with the rolled-back transaction.
+                    let year = today.format("%Y");
+                    let seq = rows::next_counter(tx, &format!("applications-{year}")).await?;
+                    a.number = Some(format!("{year}-{seq:07}"));
+                    if !rows::update(tx, &this.row(&a)).await? {
+                        return Err(ApplicationError::Conflict);
+                    }
+                    this.record(tx, actor, &a, "submit", DRAFT, None, who, origin, now).await?;
+                    if has_checks {
+                        store::jobs::enqueue_on(tx, checks::QUEUE, &a.id, now, 50, now).await?;
+                    }
+                    Ok(a)
+                })
+            })
+            .await?;
         self.outbox.wake();
+        if has_checks {
+            self.checks_wake.notify_one();
+        }
         Ok(Ok(a))
     }
 
@@ -672,17 +739,52 @@ impl Applications {
             true => Some(self.issue(&a, service, applicant, now)?),
             false => None,
         };
-        let mut tx = self.db.begin().await?;
-        if !rows::update(&mut tx, &self.row(&a)).await? {
-            return Err(ApplicationError::Conflict);
-        }
-        if let Some(d) = &document {
-            rows::insert_document(&mut tx, d).await?;
-        }
-        self.record(&mut tx, actor, &a, &step.id, &from, comment, applicant, origin, now).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        let ctx = Arc::new((
+            self.clone(),
+            actor.clone(),
+            origin.clone(),
+            comment.map(str::to_owned),
+            applicant.clone(),
+            document,
+            step,
+            from,
+            a,
+        ));
+        let done = ctx.clone();
+        self.db
+            .shared(move |tx| {
+                let ctx = ctx.clone();
+                Box::pin(async move {
+                    let (this, actor, origin, comment, applicant, document, step, from, a) = &*ctx;
+                    if !rows::update(tx, &this.row(a)).await? {
+                        return Err(ApplicationError::Conflict);
+                    }
+                    if let Some(d) = document {
+                        rows::insert_document(tx, d).await?;
+                    }
+                    let comment = comment.as_deref();
+                    this.record(tx, actor, a, &step.id, from, comment, applicant, origin, now).await
+                })
+            })
+            .await?;
         self.outbox.wake();
-        Ok(a)
+        Ok(done.8.clone())
+    }
+
+    /// Writes a changed application (compare-and-set on its version) in a shared commit.
+    async fn update(&self, row: ApplicationRow) -> Result<(), ApplicationError> {
+        let row = Arc::new(row);
+        self.db
+            .shared(move |tx| {
+                let row = row.clone();
+                Box::pin(async move {
+                    match rows::update(tx, &row).await? {
+                        true => Ok(()),
+                        false => Err(ApplicationError::Conflict),
+                    }
+                })
+            })
+            .await
     }
 
     /// Renders, signs and seals the result document of an approved application.
@@ -866,15 +968,33 @@ impl Applications {
         a.updated_at = now;
         a.version += 1;
         let status = a.status.clone();
-        let mut tx = self.db.begin().await?;
-        if !rows::update(&mut tx, &self.row(&a)).await? {
-            return Err(ApplicationError::Conflict);
-        }
         // Only the applicant is notified by the outbox; officers see questions in the queue.
-        let quiet = Applicant { contacts: Vec::new(), ..applicant.clone() };
-        let told = if kind == "answer" { applicant } else { &quiet };
-        self.record(&mut tx, actor, &a, kind, &status, Some(text), told, origin, now).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        let told = match kind {
+            "answer" => applicant.clone(),
+            _ => Applicant { contacts: Vec::new(), ..applicant.clone() },
+        };
+        let ctx = Arc::new((
+            self.clone(),
+            actor.clone(),
+            origin.clone(),
+            text.to_owned(),
+            told,
+            status,
+            a.clone(),
+        ));
+        self.db
+            .shared(move |tx| {
+                let ctx = ctx.clone();
+                Box::pin(async move {
+                    let (this, actor, origin, text, told, status, a) = &*ctx;
+                    if !rows::update(tx, &this.row(a)).await? {
+                        return Err(ApplicationError::Conflict);
+                    }
+                    let text = Some(text.as_str());
+                    this.record(tx, actor, a, kind, status, text, told, origin, now).await
+                })
+            })
+            .await?;
         self.outbox.wake();
         Ok(a)
     }
@@ -1046,7 +1166,15 @@ impl Applications {
     }
 }
 
-fn blob_key(application_id: &str, file_id: &str) -> String {
+/// Where a file's bytes live: 256 directories by the last two hex digits of the file id
+/// (its random part), so storing a file never has to create a directory once they exist.
+fn blob_key(file_id: &str) -> String {
+    let shard = file_id.get(file_id.len().saturating_sub(2)..).unwrap_or("00");
+    format!("applications/{shard}/{file_id}")
+}
+
+/// Where files attached before the sharded layout live.
+fn legacy_blob_key(application_id: &str, file_id: &str) -> String {
     format!("applications/{application_id}/{file_id}")
 }
 

@@ -453,3 +453,53 @@ pub async fn delete_file(
         .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// The result of one automatic check of an application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckRow {
+    pub application_id: String,
+    pub check_id: String,
+    pub passed: bool,
+    pub detail: String,
+    pub checked_at: i64,
+}
+
+/// Records a check's result, replacing an earlier one of the same check.
+pub async fn upsert_check(conn: &mut Conn, c: &CheckRow) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO application_checks (application_id, check_id, passed, detail, checked_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (application_id, check_id) DO UPDATE SET \
+         passed = excluded.passed, detail = excluded.detail, checked_at = excluded.checked_at",
+    )
+    .bind(&c.application_id)
+    .bind(&c.check_id)
+    .bind(i16::from(c.passed))
+    .bind(&c.detail)
+    .bind(c.checked_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The check results of an application.
+pub async fn checks(conn: &mut Conn, application_id: &str) -> Result<Vec<CheckRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT application_id, check_id, passed, detail, checked_at FROM application_checks \
+         WHERE application_id = $1 ORDER BY check_id",
+    )
+    .bind(application_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(CheckRow {
+                application_id: r.try_get("application_id")?,
+                check_id: r.try_get("check_id")?,
+                passed: r.try_get::<i16, _>("passed")? != 0,
+                detail: r.try_get("detail")?,
+                checked_at: r.try_get("checked_at")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
+}

@@ -1,6 +1,7 @@
 //! The connection pool, the backend it talks to, and migrations.
 
 use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -8,6 +9,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, ConnectOptions, Connection, Executor};
 
 use crate::StoreError;
+use crate::batch::{Fut, SharedCommit};
 
 /// Which SQL engine is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +95,8 @@ pub struct Db {
     /// userinfo) do not queue behind a commit's fsync. PostgreSQL reads from `pool`.
     reader: Option<AnyPool>,
     backend: Backend,
+    /// The writer of shared commits, started on first use (inside the caller's runtime).
+    shared: Arc<OnceLock<SharedCommit>>,
 }
 
 impl Db {
@@ -164,7 +168,7 @@ impl Db {
         } else {
             None
         };
-        Ok(Self { pool, reader, backend })
+        Ok(Self { pool, reader, backend, shared: Arc::default() })
     }
 
     /// Applies pending migrations; refuses a database that has migrations this build
@@ -210,11 +214,40 @@ impl Db {
     /// the read-only pool, so it may be held while a transaction is open; on PostgreSQL
     /// it is an ordinary pooled connection.
     pub async fn read(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
-        Ok(self.reader.as_ref().unwrap_or(&self.pool).acquire().await?)
+        Ok(self.reads().acquire().await?)
+    }
+
+    /// Runs `work` in a transaction shared with other concurrent work and one durable
+    /// commit (see [`crate::batch`]); gives what the work gave once it is on disk. Use it
+    /// for hot write paths. Never call it while holding a write connection or transaction.
+    pub async fn shared<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: for<'c> Fn(&'c mut crate::Conn) -> Fut<'c, Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let writer = self.shared.get_or_init(|| {
+            // The writer's own handle has no writer of its own: when the last handle
+            // outside is dropped, its queue closes and the task ends.
+            SharedCommit::start(Self {
+                pool: self.pool.clone(),
+                reader: self.reader.clone(),
+                backend: self.backend,
+                shared: Arc::default(),
+            })
+        });
+        writer.run(work).await
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The pool for reads outside any transaction: on SQLite the read-only connections
+    /// (which see the last commit and never queue behind the one writer connection,
+    /// busy with shared commits under load), else the pool.
+    pub fn reads(&self) -> &AnyPool {
+        self.reader.as_ref().unwrap_or(&self.pool)
     }
 
     pub fn pool(&self) -> &AnyPool {

@@ -235,7 +235,7 @@ pub async fn contact_by_index(
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(kind)
         .bind(index)
-        .fetch_optional(db.pool())
+        .fetch_optional(db.reads())
         .await?;
     Ok(row.as_ref().map(contact).transpose()?)
 }
@@ -615,7 +615,7 @@ pub async fn touch_session(
         .bind(id)
         .bind(now)
         .bind(idle)
-        .fetch_optional(db.pool())
+        .fetch_optional(db.reads())
         .await?;
     let Some(mut session) = row.as_ref().map(session).transpose()? else {
         return Ok(None);
@@ -677,7 +677,7 @@ pub async fn sessions_of(
     let found = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(account_id)
         .bind(limit)
-        .fetch_all(db.pool())
+        .fetch_all(db.reads())
         .await?;
     rows(&found, session)
 }

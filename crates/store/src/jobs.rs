@@ -102,45 +102,55 @@ impl JobQueue {
         now: DateTime<Utc>,
         lease: Duration,
     ) -> Result<Option<Job>, StoreError> {
+        Ok(self.claim_many(queue, now, lease, 1).await?.pop())
+    }
+
+    /// Takes up to `limit` of the oldest ready jobs of `queue` for `lease` in one
+    /// statement (one commit), oldest first.
+    pub async fn claim_many(
+        &self,
+        queue: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: i64,
+    ) -> Result<Vec<Job>, StoreError> {
         let sql = format!(
             "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_until = $1, \
              updated_at = $2 \
-             WHERE id = (SELECT id FROM jobs WHERE queue = $3 AND \
+             WHERE id IN (SELECT id FROM jobs WHERE queue = $3 AND \
                ((state = 'queued' AND run_at <= $2) OR (state = 'running' AND locked_until <= $2)) \
-               ORDER BY run_at, id LIMIT 1{}) \
+               ORDER BY run_at, id LIMIT $4{}) \
              RETURNING id, queue, payload, attempts, max_attempts, run_at",
             self.db.backend().skip_locked()
         );
         // The only variable part is the backend's static locking clause.
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(to_micros(now + lease))
             .bind(to_micros(now))
             .bind(queue)
-            .fetch_optional(self.db.pool())
+            .bind(limit)
+            .fetch_all(self.db.pool())
             .await?;
-        row.map(|r| {
-            Ok(Job {
-                id: r.try_get("id")?,
-                queue: r.try_get("queue")?,
-                payload: r.try_get("payload")?,
-                attempts: r.try_get("attempts")?,
-                max_attempts: r.try_get("max_attempts")?,
-                run_at: from_micros(r.try_get("run_at")?),
+        let mut jobs = rows
+            .iter()
+            .map(|r| {
+                Ok(Job {
+                    id: r.try_get("id")?,
+                    queue: r.try_get("queue")?,
+                    payload: r.try_get("payload")?,
+                    attempts: r.try_get("attempts")?,
+                    max_attempts: r.try_get("max_attempts")?,
+                    run_at: from_micros(r.try_get("run_at")?),
+                })
             })
-        })
-        .transpose()
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        jobs.sort_by(|a, b| (a.run_at, &a.id).cmp(&(b.run_at, &b.id)));
+        Ok(jobs)
     }
 
     /// Marks a claimed job done.
     pub async fn complete(&self, id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE jobs SET state = 'done', locked_until = NULL, updated_at = $1 WHERE id = $2",
-        )
-        .bind(to_micros(now))
-        .bind(id)
-        .execute(self.db.pool())
-        .await?;
-        Ok(())
+        complete_on(&mut *self.db.conn().await?, id, now).await
     }
 
     /// Records a failed attempt: the job runs again at `retry_at`, or is marked failed for
@@ -152,27 +162,50 @@ impl JobQueue {
         retry_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<JobState, StoreError> {
-        let row = sqlx::query(
-            "UPDATE jobs SET \
-               state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END, \
-               run_at = $1, locked_until = NULL, last_error = $2, updated_at = $3 \
-             WHERE id = $4 RETURNING state",
-        )
-        .bind(to_micros(retry_at))
-        .bind(error)
-        .bind(to_micros(now))
-        .bind(id)
-        .fetch_one(self.db.pool())
-        .await?;
-        JobState::parse(row.try_get::<String, _>("state")?.as_str())
+        retry_on(&mut *self.db.conn().await?, id, error, retry_at, now).await
     }
 
     /// The state of a job, if it exists.
     pub async fn state(&self, id: &str) -> Result<Option<JobState>, StoreError> {
         let row = sqlx::query("SELECT state FROM jobs WHERE id = $1")
             .bind(id)
-            .fetch_optional(self.db.pool())
+            .fetch_optional(self.db.reads())
             .await?;
         row.map(|r| JobState::parse(r.try_get::<String, _>("state")?.as_str())).transpose()
     }
+}
+
+/// [`JobQueue::complete`] on `conn` (inside the transaction that records the outcome).
+pub async fn complete_on(conn: &mut Conn, id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE jobs SET state = 'done', locked_until = NULL, updated_at = $1 WHERE id = $2",
+    )
+    .bind(to_micros(now))
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// [`JobQueue::retry`] on `conn`.
+pub async fn retry_on(
+    conn: &mut Conn,
+    id: &str,
+    error: &str,
+    retry_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<JobState, StoreError> {
+    let row = sqlx::query(
+        "UPDATE jobs SET \
+           state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END, \
+           run_at = $1, locked_until = NULL, last_error = $2, updated_at = $3 \
+         WHERE id = $4 RETURNING state",
+    )
+    .bind(to_micros(retry_at))
+    .bind(error)
+    .bind(to_micros(now))
+    .bind(id)
+    .fetch_one(conn)
+    .await?;
+    JobState::parse(row.try_get::<String, _>("state")?.as_str())
 }

@@ -118,7 +118,7 @@ pub async fn sealed_after(db: &Db, after: i64, limit: i64) -> Result<Vec<Journal
         "SELECT {COLUMNS} FROM journal WHERE seq IS NOT NULL AND seq > $1 ORDER BY seq LIMIT $2"
     );
     let rows =
-        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(after).bind(limit).fetch_all(db.pool()).await?;
+        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(after).bind(limit).fetch_all(db.reads()).await?;
     Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
 }
 
@@ -141,7 +141,7 @@ pub async fn for_subject(
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(subject)
         .bind(limit)
-        .fetch_all(db.pool())
+        .fetch_all(db.reads())
         .await?;
     Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
 }

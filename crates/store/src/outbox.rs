@@ -63,13 +63,13 @@ pub async fn insert(conn: &mut Conn, row: &OutboxRow) -> Result<(), StoreError> 
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<OutboxRow>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM outbox WHERE id = $1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(db.pool()).await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(db.reads()).await?;
     Ok(row.as_ref().map(from_row).transpose()?)
 }
 
 /// Records a delivery attempt: `sent`, or still `queued` / finally `failed` with the error.
 pub async fn set_status(
-    db: &Db,
+    conn: &mut Conn,
     id: &str,
     status: &str,
     error: Option<&str>,
@@ -83,7 +83,7 @@ pub async fn set_status(
     .bind(error)
     .bind(at)
     .bind(id)
-    .execute(db.pool())
+    .execute(conn)
     .await?;
     Ok(())
 }
@@ -103,13 +103,13 @@ pub async fn latest(
             sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(index)
                 .bind(limit)
-                .fetch_all(db.pool())
+                .fetch_all(db.reads())
                 .await?
         }
         None => {
             let sql =
                 format!("SELECT {COLUMNS} FROM outbox ORDER BY created_at DESC, id DESC LIMIT $1");
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(db.pool()).await?
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(db.reads()).await?
         }
     };
     Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
@@ -117,11 +117,11 @@ pub async fn latest(
 
 /// Replaces a delivered message's text (it may hold a code or a link): the outbox keeps
 /// that a message went out, not what it said.
-pub async fn set_body(db: &Db, id: &str, body: &str) -> Result<(), StoreError> {
+pub async fn set_body(conn: &mut Conn, id: &str, body: &str) -> Result<(), StoreError> {
     sqlx::query("UPDATE outbox SET body = $1 WHERE id = $2")
         .bind(body)
         .bind(id)
-        .execute(db.pool())
+        .execute(conn)
         .await?;
     Ok(())
 }

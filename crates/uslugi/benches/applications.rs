@@ -46,7 +46,15 @@ body = "Выдано {заявитель}."
 "#;
 
 const APPLICATIONS: usize = 1_200;
-const CLIENTS: usize = 16;
+const CLIENTS: usize = 64;
+
+/// User + system CPU seconds of this process so far (from /proc; 0 elsewhere).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
@@ -110,6 +118,7 @@ async fn main() {
 
     // Submissions: each client runs draft → attach → submit in turn.
     let started = Instant::now();
+    let cpu = cpu_seconds();
     let mut tasks = tokio::task::JoinSet::new();
     for c in 0..CLIENTS {
         let (http, base, token, pdf) = (http.clone(), base.clone(), token.clone(), pdf.clone());
@@ -117,6 +126,7 @@ async fn main() {
             let mut latencies = Vec::new();
             for _ in (c..APPLICATIONS).step_by(CLIENTS) {
                 let t = Instant::now();
+                let mut phases = [0.0; 3];
                 let body: Value = http
                     .post(format!("{base}/api/v1/services/bench-scan/applications"))
                     .bearer_auth(&token)
@@ -127,6 +137,7 @@ async fn main() {
                     .await
                     .unwrap();
                 let id = body["application"]["id"].as_str().unwrap().to_owned();
+                phases[0] = t.elapsed().as_secs_f64() * 1000.0;
                 let r = http
                     .post(format!(
                         "{base}/api/v1/me/applications/{id}/files?rule=scan&name=scan.pdf"
@@ -137,6 +148,7 @@ async fn main() {
                     .await
                     .unwrap();
                 assert_eq!(r.status(), 201);
+                phases[1] = t.elapsed().as_secs_f64() * 1000.0 - phases[0];
                 let r = http
                     .post(format!("{base}/api/v1/me/applications/{id}/submit"))
                     .bearer_auth(&token)
@@ -144,7 +156,9 @@ async fn main() {
                     .await
                     .unwrap();
                 assert_eq!(r.status(), 200);
-                latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+                let total = t.elapsed().as_secs_f64() * 1000.0;
+                phases[2] = total - phases[0] - phases[1];
+                latencies.push((total, phases));
             }
             latencies
         });
@@ -154,12 +168,23 @@ async fn main() {
         all.extend(l.unwrap());
     }
     let seconds = started.elapsed().as_secs_f64();
-    all.sort_by(f64::total_cmp);
+    let cpu = cpu_seconds() - cpu;
+    let mut totals: Vec<f64> = all.iter().map(|(t, _)| *t).collect();
+    totals.sort_by(f64::total_cmp);
+    let median = |i: usize| {
+        let mut v: Vec<f64> = all.iter().map(|(_, p)| p[i]).collect();
+        v.sort_by(f64::total_cmp);
+        percentile(&v, 0.5)
+    };
     println!(
-        "submit (draft + 1 MB PDF + submit) {CLIENTS} clients: {:.0} applications/s  p50 {:.1} ms  p99 {:.1} ms  ({APPLICATIONS} in {seconds:.1} s)",
+        "submit (draft + 1 MB PDF + submit) {CLIENTS} clients: {:.0} applications/s  p50 {:.1} ms  p99 {:.1} ms  ({APPLICATIONS} in {seconds:.1} s; p50 draft {:.1}, file {:.1}, submit {:.1} ms; CPU {cpu:.1} s, {:.1} ms per application)",
         APPLICATIONS as f64 / seconds,
-        percentile(&all, 0.5),
-        percentile(&all, 0.99)
+        percentile(&totals, 0.5),
+        percentile(&totals, 0.99),
+        median(0),
+        median(1),
+        median(2),
+        cpu * 1000.0 / APPLICATIONS as f64,
     );
 
     // «Мои заявки» for a person with over 1,000 applications (the page shows the newest

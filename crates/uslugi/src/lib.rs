@@ -2,6 +2,12 @@
 //! cycle. `main.rs` is a thin command line over it; the integration tests start the very
 //! same server through [`server::start`].
 
+/// mimalloc serves every binary linking this crate (the server, its tests and benches):
+/// attachments make megabyte-sized buffers on every upload, which glibc's allocator
+/// returns to the kernel and faults back in.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod bank_cli;
 pub mod clients_cli;
 pub mod clock;

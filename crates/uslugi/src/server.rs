@@ -203,6 +203,7 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
         catalog,
     };
     let eis_app = crate::eis_cli::dev_app(settings, &state.oidc, clock.clone()).await;
+    let checks_state = state.clone();
     let app = web::router(state);
     let (stop, mut stopped) = watch::channel(false);
     let task = tokio::spawn(async move {
@@ -229,6 +230,12 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
     });
     workers.spawn(deliver_notifications(outbox.clone(), clock.clone()));
     workers.spawn(erase_closed_accounts(identity.clone(), clock.clone()));
+    workers.spawn(check_applications(
+        checks_state,
+        registry.clone(),
+        store::jobs::JobQueue::new(db.clone()),
+        clock.clone(),
+    ));
     workers.spawn(check_documents(
         identity,
         registry,
@@ -389,6 +396,68 @@ fn check_backoff(attempts: i64) -> chrono::Duration {
     chrono::Duration::seconds((30 * 2i64.pow(exp)).min(3600))
 }
 
+/// What one run of a queued registry check came to.
+enum Checked {
+    Done,
+    /// The registries were unreachable: again later.
+    Retry,
+}
+
+/// A boxed future borrowing the worker's state.
+type Fut<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// Worker over one job queue of registry checks: woken by `woken` or every
+/// [`CHECK_EVERY`], it claims each due job and gives its payload to `run`. A job whose
+/// registries are unreachable (or that failed) goes back to the queue with back-off.
+async fn check_queue<S: Sync>(
+    what: &'static str,
+    queue: &'static str,
+    state: S,
+    jobs: store::jobs::JobQueue,
+    clock: Arc<dyn Clock>,
+    woken: impl for<'a> Fn(&'a S) -> Fut<'a, ()>,
+    run: impl for<'a> Fn(
+        &'a S,
+        &'a str,
+        chrono::DateTime<chrono::Utc>,
+    ) -> Fut<'a, Result<Checked, String>>,
+) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(CHECK_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = woken(&state) => {}
+        }
+        loop {
+            let now = clock.now();
+            let job = match jobs.claim(queue, now, chrono::Duration::minutes(2)).await {
+                Ok(Some(job)) => job,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, what, "claiming a check failed; will retry");
+                    break;
+                }
+            };
+            let later = now + check_backoff(job.attempts);
+            let done = match run(&state, &job.payload, now).await {
+                Ok(Checked::Done) => jobs.complete(&job.id, now).await,
+                Ok(Checked::Retry) => {
+                    jobs.retry(&job.id, "registry unavailable", later, now).await.map(|_| ())
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, what, "check failed; will retry");
+                    jobs.retry(&job.id, &e, later, now).await.map(|_| ())
+                }
+            };
+            if let Err(e) = done {
+                tracing::warn!(error = %e, what, "recording a check failed");
+                break;
+            }
+        }
+    }
+}
+
 /// Worker: runs queued registry checks of documents (standard accounts). A check whose
 /// registries are unreachable goes back to the queue with back-off; the person's data
 /// stays saved and their status says «ожидает ответа ведомств».
@@ -399,43 +468,69 @@ async fn check_documents(
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<()> {
     let queue = identity::documents::CHECK_QUEUE;
-    let mut tick = tokio::time::interval(CHECK_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            () = identity.documents_woken() => {}
-        }
-        loop {
-            let now = clock.now();
-            let job = match jobs.claim(queue, now, chrono::Duration::minutes(2)).await {
-                Ok(Some(job)) => job,
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::warn!(error = %e, "claiming a documents check failed; will retry");
-                    break;
+    check_queue(
+        "documents",
+        queue,
+        (identity, registry),
+        jobs,
+        clock,
+        |(identity, _)| Box::pin(identity.documents_woken()),
+        |(identity, registry), account_id, now| {
+            Box::pin(async move {
+                match identity.run_documents_check(registry, account_id, now).await {
+                    Ok(identity::documents::CheckRun::Done) => Ok(Checked::Done),
+                    Ok(identity::documents::CheckRun::Retry) => Ok(Checked::Retry),
+                    Err(e) => Err(e.to_string()),
                 }
-            };
-            let result = identity.run_documents_check(&registry, &job.payload, now).await;
-            let done = match result {
-                Ok(identity::documents::CheckRun::Done) => jobs.complete(&job.id, now).await,
-                Ok(identity::documents::CheckRun::Retry) => jobs
-                    .retry(&job.id, "registry unavailable", now + check_backoff(job.attempts), now)
+            })
+        },
+    )
+    .await
+}
+
+/// Worker: runs the automatic checks services declare on submitted applications
+/// (registry look-ups), as the platform.
+async fn check_applications(
+    state: web::AppState,
+    registry: registry::Registry,
+    jobs: store::jobs::JobQueue,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<()> {
+    use services::applications::{Actor, ChecksRun};
+    check_queue(
+        "applications",
+        services::applications::CHECKS_QUEUE,
+        (state, registry),
+        jobs,
+        clock,
+        |(state, _)| Box::pin(state.applications.checks_woken()),
+        |(state, registry), id, now| {
+            Box::pin(async move {
+                let a = match state.applications.get(&Actor::system(), id).await {
+                    Ok(a) => a,
+                    Err(services::applications::ApplicationError::NotFound) => {
+                        return Ok(Checked::Done);
+                    }
+                    Err(e) => return Err(e.to_string()),
+                };
+                let (applicant, _) =
+                    web::applicant(state, &a.account_id).await.map_err(|e| format!("{e:?}"))?;
+                let documents =
+                    state.identity.documents(&a.account_id).await.map_err(|e| e.to_string())?;
+                let person = documents.verified.map(|d| d.query());
+                match state
+                    .applications
+                    .run_checks(registry, id, person.as_ref(), &applicant, now)
                     .await
-                    .map(|_| ()),
-                Err(e) => {
-                    tracing::warn!(error = %e, "documents check failed; will retry");
-                    jobs.retry(&job.id, &e.to_string(), now + check_backoff(job.attempts), now)
-                        .await
-                        .map(|_| ())
+                {
+                    Ok(ChecksRun::Done) => Ok(Checked::Done),
+                    Ok(ChecksRun::Retry) => Ok(Checked::Retry),
+                    Err(e) => Err(e.to_string()),
                 }
-            };
-            if let Err(e) = done {
-                tracing::warn!(error = %e, "recording a documents check failed");
-                break;
-            }
-        }
-    }
+            })
+        },
+    )
+    .await
 }
 
 /// How often accounts whose closing grace period ended are looked for (an index range

@@ -87,7 +87,7 @@ fn invalid(problems: Vec<Problem>) -> AppError {
 
 /// The signed-in person as an applicant: level, confirmed contacts, and the verified
 /// data that pre-fills forms.
-pub(crate) async fn applicant(
+pub async fn applicant(
     state: &AppState,
     account_id: &str,
 ) -> Result<(Applicant, Profile), AppError> {

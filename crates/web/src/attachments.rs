@@ -80,7 +80,7 @@ async fn upload_page(
         .await;
     };
     let now = state.clock.now();
-    match state.applications.attach(&session.account_id, &id, &rule, &name, &bytes, now).await {
+    match state.applications.attach(&session.account_id, &id, &rule, &name, bytes, now).await {
         Ok(_) => Ok(back(&id)),
         Err(ApplicationError::Refused(message)) => {
             refused(&state, &session.account_id, &id, message).await
@@ -119,7 +119,7 @@ async fn upload_api(
     })?;
     let name = if q.name.trim().is_empty() { "файл" } else { q.name.as_str() };
     let now = state.clock.now();
-    let f = state.applications.attach(&session.account_id, &id, &q.rule, name, &body, now).await?;
+    let f = state.applications.attach(&session.account_id, &id, &q.rule, name, body, now).await?;
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "file": json(&f) }))))
 }
 

@@ -199,11 +199,20 @@ struct DetailPage {
     answers: Vec<(String, String)>,
     steps: Vec<Step>,
     actions: Vec<ActionView>,
-    checks: Vec<String>,
+    checks: Vec<CheckView>,
     /// (rule label, id, name)
     files: Vec<(String, String, String)>,
     notice: Option<String>,
     error: Option<String>,
+}
+
+/// An automatic check on the officer's page.
+struct CheckView {
+    title: &'static str,
+    /// `passed`, `failed`, or `pending` (not run yet, or waiting for a registry).
+    state: &'static str,
+    detail: String,
+    at: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -262,6 +271,25 @@ async fn detail(
             (label, f.id, f.name)
         })
         .collect();
+    let done = state.applications.checks(&actor, &a.id).await?;
+    let checks = service
+        .checks
+        .iter()
+        .map(|c| match done.iter().find(|r| r.check == *c) {
+            Some(r) => CheckView {
+                title: c.title(),
+                state: if r.passed { "passed" } else { "failed" },
+                detail: r.detail.clone(),
+                at: msk(r.checked_at),
+            },
+            None => CheckView {
+                title: c.title(),
+                state: "pending",
+                detail: "Проверка по реестрам выполняется.".to_owned(),
+                at: String::new(),
+            },
+        })
+        .collect();
     let me = actor.id.as_deref();
     let claimed_by_other = a.claimed_by.is_some() && a.claimed_by.as_deref() != me;
     let actions = workflow
@@ -293,7 +321,7 @@ async fn detail(
         answers,
         steps,
         actions,
-        checks: service.checks.iter().map(|c| c.title().to_owned()).collect(),
+        checks,
         files,
         notice,
         error,

@@ -38,6 +38,7 @@ use axum::Router;
 use domain::{Clock, WorkingCalendar};
 use store::Db;
 
+pub use applications::applicant;
 pub use error::{AppError, ErrorInfo};
 pub use ops::metrics_handle;
 

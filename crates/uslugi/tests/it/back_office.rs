@@ -99,7 +99,7 @@ on_both_backends! {
         let (_, body) = call(&app, "GET", &format!("/api/v1/me/applications/{id}"), &token, None).await;
         assert_eq!(body["application"]["status_title"], json!("Требуется уточнение"));
         assert_eq!(body["application"]["act_by"], json!("2026-11-30"), "5 working days to answer");
-        assert_eq!(body["timeline"][4]["comment"], json!("Уточните СНИЛС"));
+        assert_eq!(body["timeline"].as_array().unwrap().last().unwrap()["comment"], json!("Уточните СНИЛС"));
         let sms = app.outbox(Some(PHONE)).await;
         assert!(sms[0]["text"].as_str().unwrap().contains("требуется уточнение"), "{}", sms[0]);
 
@@ -125,9 +125,9 @@ on_both_backends! {
         let a = head.post(&path, &[("transition", "appeal_grant"), ("comment", "Ошибка в проверке, одобрено")]).await;
         assert_eq!(a.status, 303, "{}", a.body);
         let (_, body) = call(&app, "GET", &format!("/api/v1/me/applications/{id}"), &token, None).await;
-        assert_eq!(body["application"]["status_title"], json!("Готово"));
+        assert_eq!(body["application"]["status_title"], json!("Одобрена"));
         let steps: Vec<&str> = body["timeline"].as_array().unwrap().iter()
-            .filter(|e| !matches!(e["transition"].as_str(), Some("question" | "answer")))
+            .filter(|e| !matches!(e["transition"].as_str(), Some("question" | "answer" | "checks")))
             .map(|e| e["to"].as_str().unwrap()).collect();
         assert_eq!(steps, ["submitted", "in_review", "clarification", "in_review", "rejected", "appeal", "approved"]);
 
@@ -195,5 +195,70 @@ on_both_backends! {
         let (status, body) = call(&app, "POST", &format!("/api/v1/me/applications/{id}/actions/appeal"), &token, Some(json!({"comment": "Не согласна"}))).await;
         assert_eq!(status, 422, "{body}");
         assert_eq!(body["error"]["message"], json!("Срок для действия «Обжаловать» истёк 27.11.2026."));
+    }
+}
+
+/// Polls the applicant's view of an application until its status is `want`.
+async fn status_when(
+    app: &crate::support::TestApp,
+    token: &str,
+    id: &str,
+    want: &str,
+) -> serde_json::Value {
+    for _ in 0..20_000 {
+        let (status, body) =
+            call(app, "GET", &format!("/api/v1/me/applications/{id}"), token, None).await;
+        assert_eq!(status, 200, "{body}");
+        if body["application"]["status"] == json!(want) {
+            return body;
+        }
+        tokio::task::yield_now().await;
+    }
+    panic!("the application never reached {want}");
+}
+
+on_both_backends! {
+    demo async fn automatic_checks_decide_an_extract_or_send_it_to_an_officer(app) {
+        let token = app.register(PHONE).await;
+        // An entrepreneur of the starter registry that works; a valid ОГРНИП it does not know.
+        let orgs = registry::demo::organizations(2026, 0, 50);
+        let active = orgs
+            .iter()
+            .find(|o| o.kind == registry::OrgKind::Entrepreneur && o.status == "Действующий" && !o.liquidating)
+            .expect("an active entrepreneur");
+        let unknown = "304500116000157";
+        assert!(orgs.iter().all(|o| o.ogrn != unknown));
+
+        let apply = |ogrnip: String| {
+            let (app, token) = (&app, token.clone());
+            async move {
+                let (_, body) = call(app, "POST", "/api/v1/services/egrip-extract/applications", &token, None).await;
+                let id = body["application"]["id"].as_str().unwrap().to_owned();
+                let (status, body) = crate::applications::put(app, &format!("/api/v1/me/applications/{id}/answers"), &token, json!({"answers": {"ogrnip": ogrnip}})).await;
+                assert_eq!(status, 200, "{body}");
+                let (status, body) = call(app, "POST", &format!("/api/v1/me/applications/{id}/submit"), &token, None).await;
+                assert_eq!(status, 200, "{body}");
+                id
+            }
+        };
+        // The registry confirms the entrepreneur: the extract is issued by the platform.
+        let id = apply(active.ogrn.clone()).await;
+        let body = status_when(&app, &token, &id, "approved").await;
+        let r = app.http.get(app.url(&format!("/api/v1/me/applications/{id}/result.pdf"))).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(r.status(), 200, "the extract is issued");
+        assert!(r.bytes().await.unwrap().starts_with(b"%PDF"));
+        let text = body["timeline"].to_string();
+        assert!(text.contains("пройдено 1 из 1"), "{text}");
+        assert!(text.contains("checks_passed"), "{text}");
+
+        // ЕГРИП does not know it: the application goes to an officer, who sees why.
+        let id = apply(unknown.to_owned()).await;
+        status_when(&app, &token, &id, "in_review").await;
+        let (_, out, _) = cli(&app, &["add", "--login", "fns", "--name", "Налогов Николай Ильич", "--role", "officer", "--agency", "FNS"]);
+        let officer = staff_ready(&app, "fns", &printed_password(&out)).await;
+        let page = officer.get(&format!("/staff/applications/{id}")).await;
+        assert!(page.body.contains("не пройдена"), "{}", page.body);
+        assert!(page.body.contains(&format!("{unknown}: нет в ЕГРИП")), "the registry's answer: {}", page.body);
+        assert!(page.body.contains("Предприниматель есть в ЕГРИП и действует"));
     }
 }

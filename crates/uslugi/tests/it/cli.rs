@@ -77,6 +77,9 @@ async fn migrate_applies_the_schema_on_both_backends() {
 
 #[tokio::test]
 async fn serve_starts_with_no_setup_and_stops_on_sigterm() {
+    // reqwest is built without a default TLS provider: the server installs ring, and so
+    // does this test for its client.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = scratch_dir();
     let mut child = tokio::process::Command::new(BIN)
         .current_dir(&dir)

@@ -276,3 +276,65 @@ on_both_backends! {
         assert_eq!(apps::next_counter(&mut conn, "applications-2027").await.unwrap(), 1);
     }
 }
+
+on_both_backends! {
+    async fn shared_commits_keep_what_succeeded_and_nothing_of_what_failed(app) {
+        use sqlx::Row as _;
+        let db = app.db().clone();
+        // Twenty pieces of work at once, so that they share commits; every third fails
+        // after it has written.
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..20 {
+            let db = db.clone();
+            tasks.spawn(async move {
+                let name = format!("shared-{i}");
+                let out = db
+                    .shared(move |tx| {
+                        let name = name.clone();
+                        Box::pin(async move {
+                            let n = store::applications::next_counter(tx, &name).await?;
+                            if i % 3 == 0 {
+                                return Err(store::StoreError::Corrupt(format!("work {i} refused")));
+                            }
+                            Ok(n)
+                        })
+                    })
+                    .await;
+                (i, out)
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            let (i, out) = done.unwrap();
+            match out {
+                Ok(n) => assert!(i % 3 != 0 && n == 1, "work {i} gave {n}"),
+                Err(e) => assert!(i % 3 == 0 && e.to_string().contains("refused"), "work {i}: {e}"),
+            }
+        }
+        let rows = sqlx::query("SELECT name, value FROM counters WHERE name LIKE 'shared-%' ORDER BY name")
+            .fetch_all(db.reads())
+            .await
+            .unwrap();
+        let mut kept: Vec<(String, i64)> = rows.iter().map(|r| (r.get("name"), r.get("value"))).collect();
+        kept.sort();
+        let mut expected: Vec<(String, i64)> =
+            (0..20).filter(|i| i % 3 != 0).map(|i| (format!("shared-{i}"), 1)).collect();
+        expected.sort();
+        assert_eq!(kept, expected, "each success once, nothing of a failure");
+    }
+}
+
+on_both_backends! {
+    async fn jobs_are_claimed_in_batches_oldest_first(app) {
+        let q = JobQueue::new(app.db().clone());
+        let now = test_now();
+        let mut ids = Vec::new();
+        for n in 0..5 {
+            ids.push(q.enqueue("batch", &format!("{{\"n\":{n}}}"), now - Duration::seconds(10 - n), 3, now).await.unwrap());
+        }
+        let first = q.claim_many("batch", now, Duration::seconds(30), 3).await.unwrap();
+        assert_eq!(first.iter().map(|j| j.id.clone()).collect::<Vec<_>>(), ids[..3].to_vec());
+        let rest = q.claim_many("batch", now, Duration::seconds(30), 3).await.unwrap();
+        assert_eq!(rest.iter().map(|j| j.id.clone()).collect::<Vec<_>>(), ids[3..].to_vec());
+        assert!(q.claim_many("batch", now, Duration::seconds(30), 3).await.unwrap().is_empty());
+    }
+}
