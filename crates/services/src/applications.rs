@@ -210,6 +210,18 @@ pub struct FileInfo {
     pub size: i64,
 }
 
+/// An in-app notice: a step on one of the applicant's applications.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Notice {
+    pub at: DateTime<Utc>,
+    pub application_id: String,
+    pub number: String,
+    pub service: String,
+    /// What happened, in Russian.
+    pub text: String,
+    pub comment: Option<String>,
+}
+
 /// What `/verify` says of an authentic document (nothing more: it is public).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
@@ -1064,6 +1076,42 @@ impl Applications {
         agencies: &[String],
     ) -> Result<Vec<(String, i64)>, ApplicationError> {
         Ok(rows::counts(&mut *self.db.read().await?, agencies).await?)
+    }
+
+    /// The applicant's in-app notices: the newest steps on their applications.
+    pub async fn notices(
+        &self,
+        account_id: &str,
+        limit: i64,
+    ) -> Result<Vec<Notice>, ApplicationError> {
+        let found =
+            rows::notices(&mut *self.db.read().await?, account_id, limit.clamp(1, 500)).await?;
+        Ok(found
+            .into_iter()
+            .map(|n| {
+                let e = n.event;
+                let service = self.catalog.service(&n.service_id);
+                let workflow = service.and_then(|s| self.catalog.workflow(&s.workflow));
+                let status = workflow
+                    .and_then(|w| w.state(&e.to_status))
+                    .map_or(e.to_status.clone(), |s| s.title.clone());
+                let text = match e.transition.as_str() {
+                    "answer" => "Ведомство ответило на ваш вопрос".to_owned(),
+                    "checks" => "Выполнены автоматические проверки".to_owned(),
+                    _ => format!("Статус: {status}"),
+                };
+                Notice {
+                    at: from_micros(e.at),
+                    application_id: e.application_id,
+                    number: n.number.unwrap_or_default(),
+                    service: service.map_or(n.service_id.clone(), |s| s.title.clone()),
+                    text,
+                    comment: e
+                        .comment
+                        .and_then(|c| self.vault.decrypt(&c, &format!("{COMMENT}:{}", e.id)).ok()),
+                }
+            })
+            .collect())
     }
 
     /// The timeline of an application `actor` may see.

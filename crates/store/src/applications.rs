@@ -270,22 +270,21 @@ pub async fn events(conn: &mut Conn, application_id: &str) -> Result<Vec<EventRo
     .bind(application_id)
     .fetch_all(conn)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(EventRow {
-                id: r.try_get("id")?,
-                application_id: r.try_get("application_id")?,
-                at: r.try_get("at")?,
-                actor_kind: r.try_get("actor_kind")?,
-                actor_id: r.try_get("actor_id")?,
-                transition: r.try_get("transition")?,
-                from_status: r.try_get("from_status")?,
-                to_status: r.try_get("to_status")?,
-                comment: r.try_get("comment")?,
-            })
-        })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(Into::into)
+    rows.iter().map(event_row).collect::<Result<_, sqlx::Error>>().map_err(Into::into)
+}
+
+fn event_row(r: &AnyRow) -> Result<EventRow, sqlx::Error> {
+    Ok(EventRow {
+        id: r.try_get("id")?,
+        application_id: r.try_get("application_id")?,
+        at: r.try_get("at")?,
+        actor_kind: r.try_get("actor_kind")?,
+        actor_id: r.try_get("actor_id")?,
+        transition: r.try_get("transition")?,
+        from_status: r.try_get("from_status")?,
+        to_status: r.try_get("to_status")?,
+        comment: r.try_get("comment")?,
+    })
 }
 
 /// The next value of a named counter (1 for a new one), inside the caller's transaction.
@@ -484,7 +483,8 @@ pub async fn upsert_check(conn: &mut Conn, c: &CheckRow) -> Result<(), StoreErro
 /// The check results of an application.
 pub async fn checks(conn: &mut Conn, application_id: &str) -> Result<Vec<CheckRow>, StoreError> {
     let rows = sqlx::query(
-        "SELECT application_id, check_id, passed, detail, checked_at FROM application_checks \
+        "SELECT application_id, check_id, CAST(passed AS BIGINT) AS passed, detail, checked_at \
+         FROM application_checks \
          WHERE application_id = $1 ORDER BY check_id",
     )
     .bind(application_id)
@@ -495,9 +495,48 @@ pub async fn checks(conn: &mut Conn, application_id: &str) -> Result<Vec<CheckRo
             Ok(CheckRow {
                 application_id: r.try_get("application_id")?,
                 check_id: r.try_get("check_id")?,
-                passed: r.try_get::<i16, _>("passed")? != 0,
+                passed: r.try_get::<i64, _>("passed")? != 0,
                 detail: r.try_get("detail")?,
                 checked_at: r.try_get("checked_at")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
+}
+
+/// An event of one of an account's applications, with what a notice names: the
+/// application's number and service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoticeRow {
+    pub event: EventRow,
+    pub number: Option<String>,
+    pub service_id: String,
+}
+
+/// The newest events of an account's applications that are news to its holder (the
+/// in-app notices): every step of others, and the submission itself.
+pub async fn notices(
+    conn: &mut Conn,
+    account_id: &str,
+    limit: i64,
+) -> Result<Vec<NoticeRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT e.id, e.application_id, e.at, e.actor_kind, e.actor_id, e.transition, \
+           e.from_status, e.to_status, e.comment, a.number, a.service_id \
+         FROM application_events e JOIN applications a ON a.id = e.application_id \
+         WHERE a.account_id = $1 AND (e.actor_kind <> 'applicant' OR e.transition = 'submit') \
+         ORDER BY e.at DESC, e.id DESC LIMIT $2",
+    )
+    .bind(account_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(NoticeRow {
+                event: event_row(r)?,
+                number: r.try_get("number")?,
+                service_id: r.try_get("service_id")?,
             })
         })
         .collect::<Result<_, sqlx::Error>>()

@@ -30,6 +30,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/services/{id}/apply", post(start))
         .route("/cabinet/applications", get(mine_page))
+        .route("/cabinet/notifications", get(notices_page))
         .route("/cabinet/applications/{id}", get(page).post(post_form))
         .route("/cabinet/applications/{id}/autosave", post(autosave))
         .route("/cabinet/applications/{id}/act", post(act))
@@ -725,6 +726,38 @@ struct MinePage {
     services: Vec<(String, String)>,
     statuses: Vec<(String, String)>,
     error: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "notifications.html")]
+struct NoticesPage {
+    chrome: Chrome,
+    /// (when, application id, number, service, text, comment)
+    notices: Vec<(String, String, String, String, String, String)>,
+}
+
+/// «Уведомления»: the newest steps on the person's applications (in-app, always).
+async fn notices_page(
+    SignedIn(session): SignedIn,
+    State(state): State<AppState>,
+) -> Result<NoticesPage, AppError> {
+    let notices = state
+        .applications
+        .notices(&session.account_id, 100)
+        .await?
+        .into_iter()
+        .map(|n| {
+            (
+                msk(n.at),
+                n.application_id,
+                n.number,
+                n.service,
+                n.text,
+                n.comment.unwrap_or_default(),
+            )
+        })
+        .collect();
+    Ok(NoticesPage { chrome: Chrome { nav: "cabinet", signed_in: true }, notices })
 }
 
 async fn mine_page(

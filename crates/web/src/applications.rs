@@ -23,6 +23,7 @@ pub fn api_routes() -> Router<AppState> {
     Router::new()
         .route("/services/{id}/applications", post(api_start))
         .route("/me/applications", get(api_mine))
+        .route("/me/notifications", get(api_notices))
         .route("/me/applications/{id}", get(api_get).delete(api_delete))
         .route("/me/applications/{id}/answers", put(api_save))
         .route("/me/applications/{id}/submit", post(api_submit))
@@ -269,6 +270,15 @@ pub(crate) fn mine_filter(q: &MineQuery) -> Result<MineFilter, AppError> {
         limit: q.limit.unwrap_or(50),
         offset: q.offset.unwrap_or(0),
     })
+}
+
+/// The applicant's in-app notices, newest first (100).
+async fn api_notices(
+    SignedIn(session): SignedIn,
+    State(state): State<AppState>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let notices = state.applications.notices(&session.account_id, 100).await?;
+    Ok(Json(serde_json::json!({ "notifications": notices })))
 }
 
 async fn api_mine(

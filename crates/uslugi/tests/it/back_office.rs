@@ -100,6 +100,16 @@ on_both_backends! {
         assert_eq!(body["application"]["status_title"], json!("Требуется уточнение"));
         assert_eq!(body["application"]["act_by"], json!("2026-11-30"), "5 working days to answer");
         assert_eq!(body["timeline"].as_array().unwrap().last().unwrap()["comment"], json!("Уточните СНИЛС"));
+        // In-app, always: the newest notice says what the officer asked.
+        let (status, notices) = call(&app, "GET", "/api/v1/me/notifications", &token, None).await;
+        assert_eq!(status, 200, "{notices}");
+        let newest = &notices["notifications"][0];
+        assert_eq!((newest["text"].as_str(), newest["comment"].as_str(), newest["number"].as_str()),
+            (Some("Статус: Требуется уточнение"), Some("Уточните СНИЛС"), Some(number.as_str())), "{notices}");
+        assert!(notices["notifications"].as_array().unwrap().iter().any(|n| n["text"] == json!("Статус: Принята")), "the submission too");
+        let page = app.http.get(app.url("/cabinet/notifications")).header("cookie", format!("uslugi_session={token}")).send().await.unwrap();
+        let html = page.text().await.unwrap();
+        assert!(html.contains("Требуется уточнение") && html.contains("Уточните СНИЛС"), "{html}");
         let sms = app.outbox(Some(PHONE)).await;
         assert!(sms[0]["text"].as_str().unwrap().contains("требуется уточнение"), "{}", sms[0]);
 
