@@ -196,7 +196,10 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
             outbox.clone(),
             services::applications::Files {
                 public_url: settings.base_url(addr),
-                blobs: store::blobs::Blobs::local(&settings.files_dir)?,
+                blobs: match &settings.files_url {
+                    Some(url) => store::blobs::Blobs::s3(url, &store::blobs::S3::default())?,
+                    None => store::blobs::Blobs::local(&settings.files_dir)?,
+                },
                 upload_limit_mb: settings.upload_limit_mb,
             },
         ),

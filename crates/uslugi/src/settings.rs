@@ -10,13 +10,14 @@ use serde::Deserialize;
 
 /// Every key, as written in `uslugi.toml`; the environment variable is `USLUGI_` + the key
 /// in upper case, the flag `--` + the key with dashes.
-pub const KEYS: [&str; 46] = [
+pub const KEYS: [&str; 47] = [
     "listen",
     "data_dir",
     "database_url",
     "calendar_dir",
     "services_dir",
     "files_dir",
+    "files_url",
     "upload_limit_mb",
     "log",
     "log_format",
@@ -68,6 +69,7 @@ struct Raw {
     calendar_dir: Option<PathBuf>,
     services_dir: Option<PathBuf>,
     files_dir: Option<PathBuf>,
+    files_url: Option<String>,
     upload_limit_mb: i64,
     log: String,
     log_format: String,
@@ -200,6 +202,10 @@ pub struct Settings {
     pub services_dir: PathBuf,
     /// Where attached files are kept (sealed); defaults to `files/` in the data directory.
     pub files_dir: PathBuf,
+    /// An S3-compatible bucket for the files instead of `files_dir`: `s3://bucket[/prefix]`,
+    /// with the endpoint, region and credentials in the standard `AWS_*` environment
+    /// variables.
+    pub files_url: Option<String>,
     /// The largest attachment, in megabytes (1–50).
     pub upload_limit_mb: u32,
     /// A tracing filter such as `info` or `uslugi=debug,tower_http=debug`.
@@ -277,6 +283,7 @@ impl Settings {
             calendar_dir: data_dir.join("calendar"),
             services_dir: data_dir.join("services"),
             files_dir: data_dir.join("files"),
+            files_url: None,
             upload_limit_mb: 5,
             log: "warn".into(),
             log_format: LogFormat::Json,
@@ -491,6 +498,17 @@ impl Settings {
             return Err(err("upload_limit_mb", "ожидается число от 1 до 50 / expected 1..=50"));
         }
         let upload_limit_mb = raw.upload_limit_mb as u32;
+        let files_url = raw.files_url.clone().filter(|u| !u.trim().is_empty());
+        if let Some(url) = &files_url
+            && !url
+                .strip_prefix("s3://")
+                .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'))
+        {
+            return Err(err(
+                "files_url",
+                "ожидается s3://корзина[/префикс] / expected s3://bucket[/prefix]",
+            ));
+        }
         let qes_roots = raw
             .qes_roots
             .filter(|p| !p.as_os_str().is_empty())
@@ -718,6 +736,7 @@ impl Settings {
             calendar_dir,
             services_dir,
             files_dir,
+            files_url,
             upload_limit_mb,
             log: raw.log,
             log_format,
@@ -825,6 +844,10 @@ mod tests {
         assert_eq!(load(&[("listen", "nowhere")]).unwrap_err().key, "listen");
         assert_eq!(load(&[("database_url", "mysql://x")]).unwrap_err().key, "database_url");
         assert_eq!(load(&[("log_format", "xml")]).unwrap_err().key, "log_format");
+        assert_eq!(load(&[("files_url", "/srv/files")]).unwrap_err().key, "files_url");
+        assert_eq!(load(&[("files_url", "s3://")]).unwrap_err().key, "files_url");
+        let s3 = load(&[("files_url", "s3://uslugi-files/node-1")]).unwrap();
+        assert_eq!(s3.files_url.as_deref(), Some("s3://uslugi-files/node-1"));
         let e = load(&[("listen", "nowhere")]).unwrap_err().to_string();
         assert!(e.starts_with("ошибка конфигурации / configuration error: listen:"), "{e}");
     }

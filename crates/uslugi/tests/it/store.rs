@@ -338,3 +338,52 @@ on_both_backends! {
         assert!(q.claim_many("batch", now, Duration::seconds(30), 3).await.unwrap().is_empty());
     }
 }
+
+/// Files in an S3-compatible bucket: a real S3 server (s3s on a scratch directory, with
+/// signed requests) behind `Blobs::s3`, as `files_url` configures it.
+#[tokio::test]
+async fn blobs_live_in_an_s3_bucket() {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let root = std::env::temp_dir().join(format!("uslugi-s3-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(root.join("uslugi-files")).unwrap();
+    let service = {
+        let mut b = s3s::service::S3ServiceBuilder::new(s3s_fs::FileSystem::new(&root).unwrap());
+        b.set_auth(s3s::auth::SimpleAuth::from_single("uslugi", "s3cret-key"));
+        b.build()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        while let Ok((socket, _)) = listener.accept().await {
+            let conn = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
+            tokio::spawn(conn);
+        }
+    });
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let s3 = store::blobs::S3 {
+        endpoint: Some(format!("http://{addr}")),
+        region: Some("ru-central1".into()),
+        credentials: Some(("uslugi".into(), "s3cret-key".into())),
+    };
+    let blobs = store::blobs::Blobs::s3("s3://uslugi-files/node-1", &s3).unwrap();
+    blobs.put("applications/ab/file-1", b"sealed bytes".to_vec()).await.unwrap();
+    assert_eq!(
+        blobs.get("applications/ab/file-1").await.unwrap().as_deref(),
+        Some(&b"sealed bytes"[..])
+    );
+    assert!(
+        root.join("uslugi-files/node-1/applications/ab/file-1").is_file(),
+        "in the bucket, under the prefix"
+    );
+    assert_eq!(blobs.get("applications/ab/missing").await.unwrap(), None);
+    blobs.delete("applications/ab/file-1").await.unwrap();
+    assert_eq!(blobs.get("applications/ab/file-1").await.unwrap(), None);
+    blobs.delete("applications/ab/file-1").await.unwrap();
+
+    let wrong = store::blobs::S3 { credentials: Some(("uslugi".into(), "wrong".into())), ..s3 };
+    let refused = store::blobs::Blobs::s3("s3://uslugi-files", &wrong).unwrap();
+    assert!(refused.put("x", b"y".to_vec()).await.is_err(), "a wrong secret is refused");
+    assert!(store::blobs::Blobs::s3("file:///tmp", &store::blobs::S3::default()).is_err());
+    let _ = std::fs::remove_dir_all(&root);
+}
