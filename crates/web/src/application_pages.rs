@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
-use services::applications::{Actor, Application};
+use services::applications::{Actor, Application, ApplicationError};
 use services::definition::DRAFT;
 use services::form::{Answer, Answers, CHECKED, Problem};
 use services::{FieldKind, IdentifierKind, Role, Service, deadline};
@@ -32,6 +32,7 @@ pub fn routes() -> Router<AppState> {
         .route("/cabinet/applications", get(mine_page))
         .route("/cabinet/notifications", get(notices_page))
         .route("/cabinet/applications/{id}", get(page).post(post_form))
+        .route("/cabinet/applications/{id}/edit", get(edit_page))
         .route("/cabinet/applications/{id}/autosave", post(autosave))
         .route("/cabinet/applications/{id}/act", post(act))
         .route("/cabinet/applications/{id}/ask", post(ask))
@@ -295,6 +296,10 @@ struct FormPage {
     notice: Option<String>,
     rules: Vec<RuleFiles>,
     file_error: Option<String>,
+    /// The agency asked for corrections: the form sends them.
+    correcting: bool,
+    /// What the agency asked for.
+    request: Option<String>,
 }
 
 /// «1,2 МБ», «340 КБ».
@@ -461,6 +466,36 @@ async fn page(
     Ok(status_page(&state, &actor, a, notice, None).await?.into_response())
 }
 
+/// The form of a draft, or of an application whose agency asked for corrections: the
+/// answers and documents to change, and «Отправить уточнения».
+async fn edit_page(
+    SignedIn(session): SignedIn,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, AppError> {
+    let actor = Actor::applicant(&session.account_id);
+    let a = state.applications.get(&actor, &id).await?;
+    if a.status != DRAFT && correction(&state, &a).is_none() {
+        return Ok(see_other(&format!("/cabinet/applications/{id}")));
+    }
+    let notice = notice_of(q.done.as_deref());
+    Ok(form_page(&state, &actor, a, Vec::new(), notice).await?.into_response())
+}
+
+/// The applicant's step that sends corrections, when the application waits for them.
+fn correction(state: &AppState, a: &Application) -> Option<String> {
+    let service = state.catalog.service(&a.service_id)?;
+    let workflow = state.catalog.workflow(&service.workflow)?;
+    if !workflow.state(&a.status).is_some_and(|s| s.pauses_deadline) {
+        return None;
+    }
+    workflow
+        .available(&a.status, Role::Applicant)
+        .find(|t| !workflow.state(&t.to).is_some_and(|s| s.r#final))
+        .map(|t| t.id.clone())
+}
+
 /// The draft's form again with why a file was refused (422), rendered in place: the
 /// text is never carried in a URL, where a crafted link could put any words there.
 pub(crate) async fn refused_file(
@@ -471,7 +506,7 @@ pub(crate) async fn refused_file(
 ) -> Result<Response, AppError> {
     let actor = Actor::applicant(account_id);
     let a = state.applications.get(&actor, id).await?;
-    if a.status != DRAFT {
+    if a.status != DRAFT && correction(state, &a).is_none() {
         let page = status_page(state, &actor, a, None, Some(message)).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
@@ -490,7 +525,22 @@ async fn form_page(
     let service = state.catalog.service(&a.service_id).ok_or(AppError::NotFound)?.clone();
     let agency = state.catalog.agency(&service.agency).map(|a| a.name.clone()).unwrap_or_default();
     let rules = rule_files(state, actor, &a, &service).await?;
+    let correcting = correction(state, &a).is_some();
+    // What the agency asked for: the comment of the step that asked.
+    let request = match correcting {
+        true => state
+            .applications
+            .timeline(actor, &a.id)
+            .await?
+            .into_iter()
+            .rev()
+            .find(|e| e.to == a.status && e.from != e.to)
+            .and_then(|e| e.comment),
+        false => None,
+    };
     Ok(FormPage {
+        correcting,
+        request,
         chrome: Chrome { nav: "cabinet", signed_in: true },
         items: items(&service, &a.answers, &problems),
         id: a.id,
@@ -615,9 +665,22 @@ async fn post_form(
             let actor = Actor::applicant(&session.account_id);
             return Ok(form_page(&state, &actor, a, problems, None).await?.into_response());
         }
-        return Ok(see_other(&format!("/cabinet/applications/{id}?done=saved")));
+        let back = if a.status == DRAFT { "" } else { "/edit" };
+        return Ok(see_other(&format!("/cabinet/applications/{id}{back}?done=saved")));
     }
     let (who, _) = applicant(&state, &session.account_id).await?;
+    if let Some(step) = correction(&state, &a) {
+        let actor = Actor::applicant(&session.account_id);
+        return match state.applications.act(&actor, &id, &step, None, &who, &origin, now).await {
+            Ok(_) => Ok(see_other(&format!("/cabinet/applications/{id}?done={step}"))),
+            Err(ApplicationError::Refused(message)) => {
+                let mut page = form_page(&state, &actor, a, problems, None).await?;
+                page.file_error = Some(message);
+                Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+            }
+            Err(e) => Err(e.into()),
+        };
+    }
     match state.applications.submit(&who, &id, &origin, now).await? {
         Ok(_) => Ok(see_other(&format!("/cabinet/applications/{id}?done=submitted"))),
         Err(problems) => {

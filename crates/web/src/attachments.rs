@@ -91,7 +91,7 @@ async fn upload_page(
 
 /// Back to the application's page after a change of its files.
 fn back(id: &str) -> Response {
-    see_other(&format!("/cabinet/applications/{id}?done=file"))
+    see_other(&format!("/cabinet/applications/{id}/edit?done=file"))
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -446,3 +446,98 @@ on_both_backends! {
         assert_eq!(body["application"]["status"], json!("draft"), "nothing changed");
     }
 }
+
+/// The clarification in Chromium: the officer asks for a PDF, the citizen opens the form
+/// from the status page, reads what was asked, uploads the file and sends the corrections;
+/// the application goes back to the officer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_citizen_corrects_in_the_browser() {
+    use fantoccini::Locator;
+
+    use crate::browser::{Browser, click_to_next_page, fill, submit};
+    use crate::staff::{cli, printed_password, staff_ready};
+
+    let app = crate::support::TestApp::spawn_with(store::Backend::Sqlite, |dir, s| {
+        s.demo_data = true;
+        std::fs::create_dir_all(dir.join("services/catalog")).unwrap();
+        std::fs::write(dir.join("services/catalog/scan-request.toml"), SCAN_SERVICE).unwrap();
+    })
+    .await;
+    let token = app.register(PHONE).await;
+    call(&app, "POST", "/api/v1/me/documents", &token, Some(maria())).await;
+    documents_when(&app, &token, "verified").await;
+    let (_, body) =
+        call(&app, "POST", "/api/v1/services/scan-request/applications", &token, None).await;
+    let id = body["application"]["id"].as_str().unwrap().to_owned();
+    let r = app
+        .http
+        .post(app.url(&format!("/api/v1/me/applications/{id}/files?rule=scan&name=scan.png")))
+        .bearer_auth(&token)
+        .body(png())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let (status, _) =
+        call(&app, "POST", &format!("/api/v1/me/applications/{id}/submit"), &token, None).await;
+    assert_eq!(status, 200);
+    let (_, out, _) = cli(
+        &app,
+        &[
+            "add",
+            "--login",
+            "fns",
+            "--name",
+            "Налогов Николай Ильич",
+            "--role",
+            "officer",
+            "--agency",
+            "FNS",
+        ],
+    );
+    let officer = staff_ready(&app, "fns", &printed_password(&out)).await;
+    let path = format!("/staff/applications/{id}/act");
+    officer.post(&path, &[("transition", "take")]).await;
+    let asked = officer
+        .post(
+            &path,
+            &[("transition", "request_clarification"), ("comment", "Приложите скан в PDF")],
+        )
+        .await;
+    assert_eq!(asked.status, 303);
+
+    let browser = Browser::start().await;
+    let c = &browser.client;
+    c.goto(&app.url("/login")).await.unwrap();
+    fill(c, "field-login", PHONE).await;
+    fill(c, "field-password", crate::accounts::PASSWORD).await;
+    submit(c, "#login-form").await;
+    c.goto(&app.url(&format!("/cabinet/applications/{id}"))).await.unwrap();
+    click_to_next_page(c, Locator::Id("edit-application")).await;
+    let request = c.find(Locator::Id("correction-request")).await.unwrap().text().await.unwrap();
+    assert!(request.contains("Приложите скан в PDF"), "{request}");
+    let pdf = std::env::temp_dir().join(format!("uslugi-scan-{}.pdf", uuid::Uuid::now_v7()));
+    std::fs::write(&pdf, b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n").unwrap();
+    c.find(Locator::Id("upload-scan"))
+        .await
+        .unwrap()
+        .send_keys(&pdf.display().to_string())
+        .await
+        .unwrap();
+    click_to_next_page(c, Locator::Id("upload-button-scan")).await;
+    let files = c.find(Locator::Id("files-scan")).await.unwrap().text().await.unwrap();
+    assert!(files.contains("scan.png") && files.contains(".pdf"), "{files}");
+    let button = c.find(Locator::Id("submit-application")).await.unwrap().text().await.unwrap();
+    assert_eq!(button, "Отправить уточнения");
+    click_to_next_page(c, Locator::Id("submit-application")).await;
+    let status = c.find(Locator::Id("application-status")).await.unwrap().text().await.unwrap();
+    assert_eq!(status, "В проверке");
+    let timeline = c.find(Locator::Id("timeline")).await.unwrap().text().await.unwrap();
+    assert!(
+        timeline.contains("Требуется уточнение") && timeline.contains("Приложите скан в PDF"),
+        "{timeline}"
+    );
+    let _ = std::fs::remove_file(&pdf);
+    browser.close().await;
+    app.stop().await;
+}
