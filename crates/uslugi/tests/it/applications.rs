@@ -274,7 +274,9 @@ async fn attachments_are_checked_by_content_size_and_soundness_postgres() {
     attachments(store::Backend::Postgres).await;
 }
 
-async fn attachments(backend: store::Backend) {
+/// The app with the scan service, a standard citizen and a draft of theirs:
+/// (app, session, draft id).
+async fn scan_draft(backend: store::Backend) -> (crate::support::TestApp, String, String) {
     let app = crate::support::TestApp::spawn_with(backend, |dir, s| {
         s.demo_data = true;
         std::fs::create_dir_all(dir.join("services/catalog")).unwrap();
@@ -287,6 +289,11 @@ async fn attachments(backend: store::Backend) {
     let (_, body) =
         call(&app, "POST", "/api/v1/services/scan-request/applications", &token, None).await;
     let id = body["application"]["id"].as_str().unwrap().to_owned();
+    (app, token, id)
+}
+
+async fn attachments(backend: store::Backend) {
+    let (app, token, id) = scan_draft(backend).await;
     // The required file is named on submission.
     let (status, body) =
         call(&app, "POST", &format!("/api/v1/me/applications/{id}/submit"), &token, None).await;
@@ -457,18 +464,7 @@ async fn a_citizen_corrects_in_the_browser() {
     use crate::browser::{Browser, click_to_next_page, fill, submit};
     use crate::staff::{cli, printed_password, staff_ready};
 
-    let app = crate::support::TestApp::spawn_with(store::Backend::Sqlite, |dir, s| {
-        s.demo_data = true;
-        std::fs::create_dir_all(dir.join("services/catalog")).unwrap();
-        std::fs::write(dir.join("services/catalog/scan-request.toml"), SCAN_SERVICE).unwrap();
-    })
-    .await;
-    let token = app.register(PHONE).await;
-    call(&app, "POST", "/api/v1/me/documents", &token, Some(maria())).await;
-    documents_when(&app, &token, "verified").await;
-    let (_, body) =
-        call(&app, "POST", "/api/v1/services/scan-request/applications", &token, None).await;
-    let id = body["application"]["id"].as_str().unwrap().to_owned();
+    let (app, token, id) = scan_draft(store::Backend::Sqlite).await;
     let r = app
         .http
         .post(app.url(&format!("/api/v1/me/applications/{id}/files?rule=scan&name=scan.png")))
