@@ -729,13 +729,21 @@ async fn act(
         .await;
     match result {
         Ok(_) => Ok(see_other(&format!("/cabinet/applications/{id}?done={}", f.transition))),
-        Err(services::applications::ApplicationError::Refused(message)) => {
-            let a = state.applications.get(&actor, &id).await?;
-            let page = status_page(&state, &actor, a, None, Some(message)).await?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
-        }
+        Err(ApplicationError::Refused(message)) => refused_step(&state, &actor, &id, message).await,
         Err(e) => Err(e.into()),
     }
+}
+
+/// The status page again with why a step was refused (422).
+async fn refused_step(
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+    message: String,
+) -> Result<Response, AppError> {
+    let a = state.applications.get(actor, id).await?;
+    let page = status_page(state, actor, a, None, Some(message)).await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -757,11 +765,7 @@ async fn ask(
     match state.applications.note(&actor, &id, &f.question, &who, &origin, state.clock.now()).await
     {
         Ok(_) => Ok(see_other(&format!("/cabinet/applications/{id}?done=question"))),
-        Err(services::applications::ApplicationError::Refused(message)) => {
-            let a = state.applications.get(&actor, &id).await?;
-            let page = status_page(&state, &actor, a, None, Some(message)).await?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
-        }
+        Err(ApplicationError::Refused(message)) => refused_step(&state, &actor, &id, message).await,
         Err(e) => Err(e.into()),
     }
 }
