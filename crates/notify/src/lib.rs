@@ -133,6 +133,62 @@ pub enum NotifyError {
     Store(#[from] StoreError),
     #[error("stored message cannot be read: {0}")]
     Vault(#[from] store::vault::VaultError),
+    #[error("stored attachment cannot be read: {0}")]
+    Attachment(String),
+}
+
+/// A file sent with an e-mail (the result document).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// The file name the recipient sees (`Выписка-2026-000001-R.pdf`).
+    pub name: String,
+    /// Its MIME type (`application/pdf`).
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for Attachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attachment")
+            .field("name", &self.name)
+            .field("content_type", &self.content_type)
+            .field("len", &self.bytes.len())
+            .finish()
+    }
+}
+
+impl Attachment {
+    /// Name, type and bytes in one sealed value (`name \n type \n bytes`), base64.
+    fn seal(&self, vault: &Vault, id: &str) -> String {
+        use base64::Engine as _;
+        let mut plain = Vec::with_capacity(self.bytes.len() + 64);
+        plain.extend_from_slice(self.name.replace('\n', " ").as_bytes());
+        plain.push(b'\n');
+        plain.extend_from_slice(self.content_type.as_bytes());
+        plain.push(b'\n');
+        plain.extend_from_slice(&self.bytes);
+        let sealed = vault.seal_bytes(&plain, &format!("{ATTACHMENT}:{id}"));
+        base64::engine::general_purpose::STANDARD.encode(sealed)
+    }
+
+    fn open(vault: &Vault, stored: &str, id: &str) -> Result<Self, String> {
+        use base64::Engine as _;
+        let sealed =
+            base64::engine::general_purpose::STANDARD.decode(stored).map_err(|e| e.to_string())?;
+        let plain =
+            vault.open_bytes(sealed, &format!("{ATTACHMENT}:{id}")).map_err(|e| e.to_string())?;
+        let mut parts = plain.splitn(3, |b| *b == b'\n');
+        let (Some(name), Some(content_type), Some(bytes)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
+            return Err("attachment is not framed".to_owned());
+        };
+        Ok(Self {
+            name: String::from_utf8_lossy(name).into_owned(),
+            content_type: String::from_utf8_lossy(content_type).into_owned(),
+            bytes: bytes.to_vec(),
+        })
+    }
 }
 
 /// A message as the dev outbox shows it (decrypted).
@@ -144,6 +200,8 @@ pub struct Message {
     pub recipient: String,
     pub subject: String,
     pub text: String,
+    /// The attached file's name and size in bytes, while the outbox still holds it.
+    pub attachment: Option<(String, usize)>,
     pub status: String,
     pub attempts: i64,
     pub created_at: DateTime<Utc>,
@@ -156,6 +214,7 @@ const LEASE: Duration = Duration::seconds(60);
 const BATCH: i64 = 64;
 const RECIPIENT: &str = "outbox.recipient";
 const BODY: &str = "outbox.body";
+const ATTACHMENT: &str = "outbox.attachment";
 /// What a delivered message's text becomes.
 const REDACTED: &str = "(текст удалён после отправки)";
 
@@ -204,9 +263,26 @@ impl Outbox {
         template: &Template,
         now: DateTime<Utc>,
     ) -> Result<String, NotifyError> {
+        self.enqueue_with(conn, channel, recipient, template, None, now).await
+    }
+
+    /// [`Outbox::enqueue`] with a file; only e-mail carries files (an SMS drops it).
+    pub async fn enqueue_with(
+        &self,
+        conn: &mut Conn,
+        channel: Channel,
+        recipient: &str,
+        template: &Template,
+        attachment: Option<&Attachment>,
+        now: DateTime<Utc>,
+    ) -> Result<String, NotifyError> {
         let Rendered { subject, text } = template.render();
+        let id = uuid::Uuid::now_v7().to_string();
+        let attachment =
+            attachment.filter(|_| channel == Channel::Email).map(|a| a.seal(&self.vault, &id));
         let row = OutboxRow {
-            id: uuid::Uuid::now_v7().to_string(),
+            attachment,
+            id,
             channel: channel.as_str().to_owned(),
             template: template.name().to_owned(),
             recipient: self.vault.encrypt(recipient, RECIPIENT),
@@ -312,14 +388,24 @@ impl Outbox {
         let text = self.vault.decrypt(&row.body, BODY).map_err(|e| e.to_string())?;
         match (Channel::parse(&row.channel), &self.delivery.email, &self.delivery.sms) {
             (Some(Channel::Email), EmailTransport::Smtp { transport, from }, _) => {
+                use lettre::message::{MultiPart, SinglePart, header::ContentType};
                 let to = to.parse::<Mailbox>().map_err(|e| format!("recipient: {e}"))?;
-                let email = lettre::Message::builder()
-                    .from(from.clone())
-                    .to(to)
-                    .subject(&row.subject)
-                    .header(lettre::message::header::ContentType::TEXT_PLAIN)
-                    .body(text)
-                    .map_err(|e| e.to_string())?;
+                let builder =
+                    lettre::Message::builder().from(from.clone()).to(to).subject(&row.subject);
+                let email = match &row.attachment {
+                    None => builder.header(ContentType::TEXT_PLAIN).body(text),
+                    Some(stored) => {
+                        let file = Attachment::open(&self.vault, stored, &row.id)?;
+                        let kind = ContentType::parse(&file.content_type)
+                            .map_err(|e| format!("attachment type: {e}"))?;
+                        builder.multipart(
+                            MultiPart::mixed().singlepart(SinglePart::plain(text)).singlepart(
+                                lettre::message::Attachment::new(file.name).body(file.bytes, kind),
+                            ),
+                        )
+                    }
+                }
+                .map_err(|e| e.to_string())?;
                 transport.send(email).await.map(drop).map_err(|e| e.to_string())
             }
             (Some(Channel::Sms), _, SmsTransport::Http { client, url, token }) => {
@@ -341,6 +427,17 @@ impl Outbox {
         }
     }
 
+    /// The file a queued (or dev-sink) message carries, for `/dev/outbox`.
+    pub async fn attachment(&self, id: &str) -> Result<Option<Attachment>, NotifyError> {
+        let Some(row) = outbox::get(&self.db, id).await? else { return Ok(None) };
+        match row.attachment {
+            Some(stored) => Attachment::open(&self.vault, &stored, &row.id)
+                .map(Some)
+                .map_err(NotifyError::Attachment),
+            None => Ok(None),
+        }
+    }
+
     /// The newest messages, decrypted; only to `recipient` when given.
     pub async fn latest(
         &self,
@@ -351,7 +448,14 @@ impl Outbox {
         let rows = outbox::latest(&self.db, index.as_deref(), limit).await?;
         rows.into_iter()
             .map(|row| {
+                let attachment = match &row.attachment {
+                    Some(stored) => Attachment::open(&self.vault, stored, &row.id)
+                        .ok()
+                        .map(|a| (a.name, a.bytes.len())),
+                    None => None,
+                };
                 Ok(Message {
+                    attachment,
                     channel: Channel::parse(&row.channel).unwrap_or(Channel::Email),
                     recipient: self.vault.decrypt(&row.recipient, RECIPIENT)?,
                     text: self.vault.decrypt(&row.body, BODY)?,

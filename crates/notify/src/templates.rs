@@ -49,6 +49,8 @@ pub enum Template {
     DocumentsEnteredAtCenter,
     /// An application changed its status (submitted, approved, a clarification asked…).
     ApplicationStatus { number: String, service: String, status: String, comment: Option<String> },
+    /// The result document of an application, sent on the person's request (attached).
+    ResultDocument { number: String, title: String, link: String },
 }
 
 /// A rendered message.
@@ -90,6 +92,7 @@ impl Template {
             Self::LetterSent { .. } => "letter.sent",
             Self::DocumentsEnteredAtCenter => "documents.entered_at_center",
             Self::ApplicationStatus { .. } => "application.status",
+            Self::ResultDocument { .. } => "application.result",
         }
     }
 
@@ -226,6 +229,15 @@ impl Template {
                      кабинете, раздел «Мои заявки».",
                     status.to_lowercase(),
                     comment.as_ref().map_or_else(String::new, |c| format!("\nКомментарий: {c}"))
+                ),
+            ),
+            Self::ResultDocument { number, title, link } => (
+                format!("{title} № {number}"),
+                format!(
+                    "Во вложении — документ «{title}» № {number} в формате PDF, подписанный \
+                     электронной подписью.\n\nПроверить его подлинность можно по ссылке {link} \
+                     или загрузив файл на странице проверки документов.\n\nВы получили это \
+                     письмо, потому что отправили документ себе из личного кабинета. {NOT_YOU}"
                 ),
             ),
             Self::LetterRequested => (

@@ -233,6 +233,17 @@ pub struct Verified {
     pub sha256: String,
 }
 
+/// A document issued to the person, as «Полученные документы» lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Issued {
+    pub number: String,
+    pub title: String,
+    pub issued_at: DateTime<Utc>,
+    pub agency: String,
+    pub service: String,
+    pub application_id: String,
+}
+
 impl Applications {
     pub fn new(
         db: Db,
@@ -918,6 +929,87 @@ impl Applications {
             .decode(b64)
             .map_err(|e| ApplicationError::Internal(format!("result document {}: {e}", d.id)))?;
         Ok(Some((d.number, pdf)))
+    }
+
+    /// The documents issued to `account_id`, newest first («Полученные документы»).
+    pub async fn issued(&self, account_id: &str) -> Result<Vec<Issued>, ApplicationError> {
+        let rows = rows::documents_of(&self.db, account_id, 500).await?;
+        Ok(rows
+            .into_iter()
+            .map(|d| {
+                let application_id = d.application_id.clone();
+                let v = self.verified(d);
+                Issued {
+                    number: v.number,
+                    title: v.title,
+                    issued_at: v.issued_at,
+                    agency: v.agency,
+                    service: v.service,
+                    application_id,
+                }
+            })
+            .collect())
+    }
+
+    /// «Отправить на почту»: queues the result document, attached, to the applicant's
+    /// confirmed e-mail, and journals it. Returns the address (for the person's own page).
+    pub async fn send_result(
+        &self,
+        actor: &Actor,
+        id: &str,
+        applicant: &Applicant,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<String, ApplicationError> {
+        if actor.role != Role::Applicant {
+            return Err(ApplicationError::NotFound);
+        }
+        let a = self.get(actor, id).await?;
+        let Some((number, pdf)) = self.result(actor, id).await? else {
+            return Err(ApplicationError::Refused(
+                "Документ: результат по заявлению ещё не готов.".into(),
+            ));
+        };
+        let Some(email) =
+            applicant.contacts.iter().find(|(c, _)| *c == Channel::Email).map(|(_, e)| e.clone())
+        else {
+            return Err(ApplicationError::Refused(
+                "Электронная почта: добавьте и подтвердите адрес в профиле — документ \
+                 отправляется только на подтверждённую почту."
+                    .into(),
+            ));
+        };
+        let (service, _) = self.service(&a.service_id)?;
+        let template = Template::ResultDocument {
+            link: format!("{}/verify/{number}", self.public_url),
+            title: service.result.title.clone(),
+            number: number.clone(),
+        };
+        let attachment = notify::Attachment {
+            name: format!("{number}.pdf"),
+            content_type: "application/pdf".into(),
+            bytes: pdf,
+        };
+        let ctx = Arc::new((self.clone(), actor.clone(), origin.clone(), a, email.clone(), number));
+        self.db
+            .shared(move |tx| {
+                let ctx = ctx.clone();
+                let (template, attachment) = (template.clone(), attachment.clone());
+                Box::pin(async move {
+                    let (this, actor, origin, a, email, number) = &*ctx;
+                    this.outbox
+                        .enqueue_with(tx, Channel::Email, email, &template, Some(&attachment), now)
+                        .await?;
+                    let details = serde_json::json!({
+                        "application": a.id, "number": a.number, "document": number,
+                    });
+                    this.journal(tx, actor, a, "application.result_sent", origin, details, now)
+                        .await
+                })
+            })
+            .await?;
+        self.outbox.wake();
+        Ok(email)
     }
 
     /// `/verify` by number (what the QR code links to).

@@ -5,7 +5,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Conn, StoreError};
+use crate::{Conn, Db, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApplicationRow {
@@ -374,6 +374,26 @@ pub async fn document_by(
     let sql = format!("SELECT {DOCUMENT_COLUMNS} FROM result_documents WHERE {column} = $1");
     let r = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(value).fetch_optional(conn).await?;
     Ok(r.as_ref().map(document).transpose()?)
+}
+
+/// The documents issued to `account_id`, newest first, without their PDFs (`pdf` is
+/// empty): the list of «Полученные документы».
+pub async fn documents_of(
+    db: &Db,
+    account_id: &str,
+    limit: i64,
+) -> Result<Vec<DocumentRow>, StoreError> {
+    let columns = DOCUMENT_COLUMNS.replace(", pdf", ", '' AS pdf");
+    let sql = format!(
+        "SELECT {columns} FROM result_documents WHERE account_id = $1 \
+         ORDER BY issued_at DESC, id DESC LIMIT $2"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(account_id)
+        .bind(limit)
+        .fetch_all(db.reads())
+        .await?;
+    Ok(rows.iter().map(document).collect::<Result<_, _>>()?)
 }
 
 /// How a document is looked up.

@@ -15,6 +15,8 @@ pub struct OutboxRow {
     pub recipient_index: String,
     pub subject: String,
     pub body: String,
+    /// A vault ciphertext of the attached file (name, type and bytes), if any.
+    pub attachment: Option<String>,
     pub status: String,
     pub attempts: i64,
     pub last_error: Option<String>,
@@ -22,8 +24,8 @@ pub struct OutboxRow {
     pub sent_at: Option<i64>,
 }
 
-const COLUMNS: &str = "id, channel, template, recipient, recipient_index, subject, body, status, \
-                       attempts, last_error, created_at, sent_at";
+const COLUMNS: &str = "id, channel, template, recipient, recipient_index, subject, body, attachment, \
+                       status, attempts, last_error, created_at, sent_at";
 
 fn from_row(r: &AnyRow) -> Result<OutboxRow, sqlx::Error> {
     Ok(OutboxRow {
@@ -34,6 +36,7 @@ fn from_row(r: &AnyRow) -> Result<OutboxRow, sqlx::Error> {
         recipient_index: r.try_get("recipient_index")?,
         subject: r.try_get("subject")?,
         body: r.try_get("body")?,
+        attachment: r.try_get("attachment")?,
         status: r.try_get("status")?,
         attempts: r.try_get("attempts")?,
         last_error: r.try_get("last_error")?,
@@ -46,7 +49,8 @@ fn from_row(r: &AnyRow) -> Result<OutboxRow, sqlx::Error> {
 pub async fn insert(conn: &mut Conn, row: &OutboxRow) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO outbox (id, channel, template, recipient, recipient_index, subject, body, \
-         status, attempts, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', 0, $8)",
+         attachment, status, attempts, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', 0, $9)",
     )
     .bind(&row.id)
     .bind(&row.channel)
@@ -55,6 +59,7 @@ pub async fn insert(conn: &mut Conn, row: &OutboxRow) -> Result<(), StoreError> 
     .bind(&row.recipient_index)
     .bind(&row.subject)
     .bind(&row.body)
+    .bind(&row.attachment)
     .bind(row.created_at)
     .execute(conn)
     .await?;
@@ -115,10 +120,10 @@ pub async fn latest(
     Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
 }
 
-/// Replaces a delivered message's text (it may hold a code or a link): the outbox keeps
-/// that a message went out, not what it said.
+/// Replaces a delivered message's text (it may hold a code or a link) and drops its
+/// file: the outbox keeps that a message went out, not what it said.
 pub async fn set_body(conn: &mut Conn, id: &str, body: &str) -> Result<(), StoreError> {
-    sqlx::query("UPDATE outbox SET body = $1 WHERE id = $2")
+    sqlx::query("UPDATE outbox SET body = $1, attachment = NULL WHERE id = $2")
         .bind(body)
         .bind(id)
         .execute(conn)

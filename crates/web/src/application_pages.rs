@@ -31,6 +31,8 @@ pub fn routes() -> Router<AppState> {
         .route("/services/{id}/apply", post(start))
         .route("/cabinet/applications", get(mine_page))
         .route("/cabinet/notifications", get(notices_page))
+        .route("/cabinet/results", get(results_page))
+        .route("/cabinet/applications/{id}/send", post(send_result))
         .route("/cabinet/applications/{id}", get(page).post(post_form))
         .route("/cabinet/applications/{id}/edit", get(edit_page))
         .route("/cabinet/applications/{id}/autosave", post(autosave))
@@ -442,6 +444,10 @@ fn notice_of(done: Option<&str>) -> Option<String> {
             "correct" => "Уточнения отправлены в ведомство.",
             "appeal" => "Жалоба подана. Её рассмотрят в течение 3 рабочих дней.",
             "file" => "Файлы обновлены.",
+            "sent" => {
+                "Документ отправлен на вашу подтверждённую электронную почту. Письмо придёт \
+                 в течение нескольких минут."
+            }
             "question" => {
                 "Вопрос отправлен в ведомство. Ответ придёт уведомлением и появится в истории."
             }
@@ -768,6 +774,44 @@ async fn ask(
         Err(ApplicationError::Refused(message)) => refused_step(&state, &actor, &id, message).await,
         Err(e) => Err(e.into()),
     }
+}
+
+/// «Отправить на почту»: the result document goes to the confirmed e-mail, attached.
+async fn send_result(
+    SignedIn(session): SignedIn,
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let (who, _) = applicant(&state, &session.account_id).await?;
+    let actor = Actor::applicant(&session.account_id);
+    match state.applications.send_result(&actor, &id, &who, &origin, state.clock.now()).await {
+        Ok(_) => Ok(see_other(&format!("/cabinet/applications/{id}?done=sent"))),
+        Err(ApplicationError::Refused(message)) => refused_step(&state, &actor, &id, message).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "results.html")]
+struct ResultsPage {
+    chrome: Chrome,
+    documents: Vec<services::applications::Issued>,
+}
+
+impl ResultsPage {
+    fn issued(&self, d: &services::applications::Issued) -> String {
+        msk(d.issued_at)
+    }
+}
+
+/// «Полученные документы»: every result document issued to the person.
+async fn results_page(
+    SignedIn(session): SignedIn,
+    State(state): State<AppState>,
+) -> Result<ResultsPage, AppError> {
+    let documents = state.applications.issued(&session.account_id).await?;
+    Ok(ResultsPage { chrome: Chrome { nav: "cabinet", signed_in: true }, documents })
 }
 
 // --- «Мои заявки» --------------------------------------------------------------------------

@@ -24,6 +24,8 @@ pub fn api_routes() -> Router<AppState> {
         .route("/services/{id}/applications", post(api_start))
         .route("/me/applications", get(api_mine))
         .route("/me/notifications", get(api_notices))
+        .route("/me/results", get(api_results))
+        .route("/me/applications/{id}/result/send", post(api_send_result))
         .route("/me/applications/{id}", get(api_get).delete(api_delete))
         .route("/me/applications/{id}/answers", put(api_save))
         .route("/me/applications/{id}/submit", post(api_submit))
@@ -279,6 +281,30 @@ async fn api_notices(
 ) -> Result<Json<serde_json::Value>, AppError> {
     let notices = state.applications.notices(&session.account_id, 100).await?;
     Ok(Json(serde_json::json!({ "notifications": notices })))
+}
+
+/// «Полученные документы»: the result documents issued to the person, newest first.
+async fn api_results(
+    SignedIn(session): SignedIn,
+    State(state): State<AppState>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let documents = state.applications.issued(&session.account_id).await?;
+    Ok(Json(serde_json::json!({ "documents": documents })))
+}
+
+/// Queues the result document to the person's confirmed e-mail (202: it goes out through
+/// the outbox).
+async fn api_send_result(
+    SignedIn(session): SignedIn,
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
+    let (who, _) = applicant(&state, &session.account_id).await?;
+    let actor = Actor::applicant(&session.account_id);
+    let to = state.applications.send_result(&actor, &id, &who, &origin, state.clock.now()).await?;
+    let to = identity::mask("email", &to);
+    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "queued": true, "to": to }))))
 }
 
 async fn api_mine(

@@ -5,7 +5,9 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::Json;
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use domain::ident::{Email, Phone};
 use notify::{Channel, Message};
@@ -17,6 +19,7 @@ use crate::{AppError, AppState};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/dev/outbox", get(outbox_page))
+        .route("/dev/outbox/{id}/attachment", get(attachment))
         .route("/api/v1/dev/outbox", get(outbox_json))
 }
 
@@ -97,4 +100,26 @@ async fn outbox_json(
     Query(filter): Query<Filter>,
 ) -> Result<Json<Vec<Message>>, AppError> {
     Ok(Json(messages(&state, &filter).await?))
+}
+
+/// The file a dev-sink e-mail carries, as the recipient would open it.
+async fn attachment(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    if !state.dev_outbox {
+        return Err(AppError::NotFound);
+    }
+    let file = state
+        .outbox
+        .attachment(&id)
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .ok_or(AppError::NotFound)?;
+    let disposition = format!("attachment; filename=\"{}\"", file.name.replace(['"', '\\'], "_"));
+    Ok((
+        [(header::CONTENT_TYPE, file.content_type), (header::CONTENT_DISPOSITION, disposition)],
+        file.bytes,
+    )
+        .into_response())
 }

@@ -534,6 +534,19 @@ async fn a_citizen_corrects_in_the_browser() {
         "{timeline}"
     );
     let _ = std::fs::remove_file(&pdf);
+
+    // Approved: the document can be sent by e-mail — here refused with the reason, as
+    // this person has no confirmed address — and is listed in «Полученные документы».
+    let approved = officer.post(&path, &[("transition", "approve")]).await;
+    assert_eq!(approved.status, 303, "{}", approved.body);
+    c.goto(&app.url(&format!("/cabinet/applications/{id}"))).await.unwrap();
+    click_to_next_page(c, Locator::Css("#result-send button")).await;
+    let error = c.find(Locator::Id("application-error")).await.unwrap().text().await.unwrap();
+    assert!(error.starts_with("Электронная почта: добавьте и подтвердите адрес"), "{error}");
+    c.goto(&app.url("/cabinet")).await.unwrap();
+    click_to_next_page(c, Locator::Id("results-link")).await;
+    let listed = c.find(Locator::Id("results")).await.unwrap().text().await.unwrap();
+    assert!(listed.contains("Скачать PDF") && listed.contains("-R"), "{listed}");
     browser.close().await;
     app.stop().await;
 }

@@ -175,9 +175,37 @@ on_both_backends! {
         let r = app.http.post(app.url("/verify")).multipart(form).send().await.unwrap();
         let html = r.text().await.unwrap();
         assert!(html.contains("Документ не подтверждён"), "{html}");
-        let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(pdf).file_name("result.pdf"));
+        let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(pdf.clone()).file_name("result.pdf"));
         let html = app.http.post(app.url("/verify")).multipart(form).send().await.unwrap().text().await.unwrap();
         assert!(html.contains("Файл не изменён после выдачи, подпись верна"), "{html}");
+
+        // «Полученные документы» lists it; sending it by e-mail needs a confirmed address,
+        // then the very PDF goes out attached.
+        let (status, body) = call(&app, "GET", "/api/v1/me/results", &token, None).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["documents"][0]["number"], json!(doc_number));
+        assert_eq!(body["documents"][0]["application_id"], json!(id));
+        let send = format!("/api/v1/me/applications/{id}/result/send");
+        let (status, body) = call(&app, "POST", &send, &token, None).await;
+        assert_eq!(status, 422, "{body}");
+        assert!(body["error"]["message"].as_str().unwrap().starts_with("Электронная почта: добавьте и подтвердите адрес"), "{body}");
+        let r = app.http.post(app.url("/api/v1/me/contacts")).bearer_auth(&token).json(&json!({"contact": "maria@mail.ru"})).send().await.unwrap();
+        let contact = r.json::<serde_json::Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+        let code = app.last_code("maria@mail.ru").await;
+        let (status, _) = call(&app, "POST", &format!("/api/v1/me/contacts/{contact}/confirm"), &token, Some(json!({"code": code}))).await;
+        assert_eq!(status, 204);
+        let (status, body) = call(&app, "POST", &send, &token, None).await;
+        assert_eq!((status, &body["to"]), (202, &json!("ma***@mail.ru")), "{body}");
+        let mail = app.outbox(Some("maria@mail.ru")).await;
+        assert_eq!(mail[0]["template"], json!("application.result"), "{mail:?}");
+        assert!(mail[0]["text"].as_str().unwrap().contains(&format!("/verify/{doc_number}")), "{}", mail[0]);
+        assert_eq!(mail[0]["attachment"][0], json!(format!("{doc_number}.pdf")));
+        let message = mail[0]["id"].as_str().unwrap();
+        let sent = app.get(&format!("/dev/outbox/{message}/attachment")).await;
+        assert_eq!(sent.headers()["content-type"], "application/pdf");
+        assert_eq!(sent.bytes().await.unwrap().to_vec(), pdf, "the issued document, byte for byte");
+        let (status, _) = call(&app, "POST", "/api/v1/me/applications/0190f000-0000-7000-8000-000000000000/result/send", &token, None).await;
+        assert_eq!(status, 404);
 
         // The dashboard counts it.
         let a = head.get("/staff/dashboard").await;

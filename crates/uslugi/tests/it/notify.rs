@@ -109,6 +109,64 @@ async fn email_goes_out_over_smtp() {
 }
 
 #[tokio::test]
+async fn a_file_goes_out_attached_over_smtp_and_is_then_dropped() {
+    use base64::Engine as _;
+    let (port, mut received) = smtp_sink().await;
+    let app = TestApp::spawn_with(store::Backend::Sqlite, |_, s| {
+        s.smtp = Some(Smtp {
+            url: SecretString::from(format!("smtp://127.0.0.1:{port}")),
+            from: "Услуги <noreply@uslugi.example>".into(),
+        });
+    })
+    .await;
+    let outbox = app.outbox_handle();
+    let pdf: Vec<u8> =
+        b"%PDF-1.7\n".iter().copied().chain((0..20_000u32).map(|i| (i * 7 % 251) as u8)).collect();
+    let file = notify::Attachment {
+        name: "2026-000001-R.pdf".into(),
+        content_type: "application/pdf".into(),
+        bytes: pdf.clone(),
+    };
+    let template = Template::ResultDocument {
+        number: "2026-000001-R".into(),
+        title: "Справка".into(),
+        link: "https://uslugi.example/verify/2026-000001-R".into(),
+    };
+    let mut tx = app.db().begin().await.unwrap();
+    let id = outbox
+        .enqueue_with(&mut tx, Channel::Email, "ivan@mail.ru", &template, Some(&file), test_now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    // Queued, the file is kept sealed with its message.
+    assert_eq!(outbox.attachment(&id).await.unwrap().as_ref(), Some(&file));
+    outbox.wake();
+    let data = received.recv().await.expect("the SMTP server received a message");
+    assert!(data.contains("Content-Type: multipart/mixed"), "{data}");
+    let (_, part) = data
+        .split_once("Content-Disposition: attachment; filename=\"2026-000001-R.pdf\"")
+        .expect("the file is attached");
+    let encoded: String = part
+        .lines()
+        .skip(1)
+        .skip_while(|l| !l.is_empty())
+        .skip(1)
+        .take_while(|l| !l.is_empty() && !l.starts_with("--"))
+        .collect();
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD.decode(encoded).unwrap(),
+        pdf,
+        "the file, byte for byte"
+    );
+    assert!(data.contains("Content-Type: application/pdf"), "{data}");
+    // Delivered for real: the outbox keeps that it went, not the file.
+    app.outbox_when(|all| all[0]["status"] == json!("sent") && all[0]["attachment"].is_null())
+        .await;
+    assert_eq!(outbox.attachment(&id).await.unwrap(), None);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn sms_gateway_failures_back_off_and_retry() {
     use axum::http::{HeaderMap, StatusCode};
     use axum::routing::post;
