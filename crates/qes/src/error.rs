@@ -92,6 +92,9 @@ pub enum QesError {
     /// The trust store would be empty.
     #[error("Не задано ни одного сертификата доверенного удостоверяющего центра")]
     TrustStoreEmpty,
+    /// The platform's signing key or its certificate is unusable (an operator's matter).
+    #[error("Ключ подписи документов: {0}")]
+    SigningKey(String),
 }
 
 impl QesError {
@@ -117,6 +120,7 @@ impl QesError {
             Self::ChainTooLong => "chain_too_long",
             Self::TrustStoreUnreadable { .. } => "trust_store_unreadable",
             Self::TrustStoreEmpty => "trust_store_empty",
+            Self::SigningKey(_) => "signing_key",
         }
     }
 }

@@ -54,12 +54,14 @@ mod encoding;
 mod error;
 pub mod gost;
 mod oids;
+mod signer;
 mod trust;
 
 pub use algorithm::Algorithm;
 pub use cert::{Certificate, Subject, parse_certificate};
 pub use cms::{Verified, verify_detached};
 pub use error::QesError;
+pub use signer::DocumentSigner;
 pub use trust::TrustStore;
 
 impl gost::GostPublicKey {

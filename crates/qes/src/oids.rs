@@ -7,6 +7,7 @@ const fn oid(s: &str) -> Oid {
 }
 
 // CMS (RFC 5652).
+pub(crate) const DATA: Oid = oid("1.2.840.113549.1.7.1");
 pub(crate) const SIGNED_DATA: Oid = oid("1.2.840.113549.1.7.2");
 pub(crate) const CONTENT_TYPE: Oid = oid("1.2.840.113549.1.9.3");
 pub(crate) const MESSAGE_DIGEST: Oid = oid("1.2.840.113549.1.9.4");

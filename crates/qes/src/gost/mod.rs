@@ -1,4 +1,5 @@
-//! GOST R 34.10-2012 signature verification (hand-written: no maintained crate exists).
+//! GOST R 34.10-2012 signature verification, and signing for the platform's own
+//! documents (hand-written: no maintained crate exists).
 //!
 //! Byte order, as TC26 and OpenSSL's GOST engine use it (RFC 9215, RFC 4491):
 //! - the public key is an OCTET STRING holding X‖Y, each coordinate little-endian;
@@ -11,9 +12,12 @@
 mod curves;
 mod ec;
 mod field;
+mod sign;
 
 use const_oid::ObjectIdentifier;
+use crypto_bigint::zeroize::Zeroizing;
 use crypto_bigint::{Uint, modular::ConstMontyParams};
+use sha2::Sha512;
 use streebog::{Digest, Streebog256, Streebog512};
 
 use curves::CurveParams;
@@ -117,6 +121,11 @@ impl GostPublicKey {
         self.curve
     }
 
+    /// X‖Y, each coordinate little-endian.
+    pub fn to_le_bytes(&self) -> &[u8] {
+        &self.point_le
+    }
+
     /// Verifies `signature` (s‖r, each half big-endian) over `message`, hashed with
     /// GOST R 34.11-2012 (Streebog) of the key's size: 256 bits for 256-bit keys, 512 for
     /// 512-bit keys.
@@ -182,6 +191,160 @@ impl GostPublicKey {
             &Uint::from_be_slice(r),
             &Uint::from_be_slice(s),
         )
+    }
+}
+
+/// Runs `$body` with `M` (the field type), `L` (limbs) and `params` bound for `$curve`.
+macro_rules! with_curve {
+    ($curve:expr, |$params:ident: $m:ident, $l:ident| $body:expr) => {
+        match $curve {
+            GostCurve::Test256 => {
+                type $m = curves::FieldTest256;
+                const $l: usize = 4;
+                let $params = &curves::TEST_256;
+                $body
+            }
+            GostCurve::Tc26A256 => {
+                type $m = curves::FieldFd97;
+                const $l: usize = 4;
+                let $params = &curves::TC26_256_A;
+                $body
+            }
+            GostCurve::CryptoProA => {
+                type $m = curves::FieldFd97;
+                const $l: usize = 4;
+                let $params = &curves::CRYPTOPRO_A;
+                $body
+            }
+            GostCurve::CryptoProB => {
+                type $m = curves::FieldC99;
+                const $l: usize = 4;
+                let $params = &curves::CRYPTOPRO_B;
+                $body
+            }
+            GostCurve::CryptoProC => {
+                type $m = curves::Field759b;
+                const $l: usize = 4;
+                let $params = &curves::CRYPTOPRO_C;
+                $body
+            }
+            GostCurve::Test512 => {
+                type $m = curves::FieldTest512;
+                const $l: usize = 8;
+                let $params = &curves::TEST_512;
+                $body
+            }
+            GostCurve::Tc26A512 => {
+                type $m = curves::FieldDc7;
+                const $l: usize = 8;
+                let $params = &curves::TC26_512_A;
+                $body
+            }
+            GostCurve::Tc26B512 => {
+                type $m = curves::Field6f;
+                const $l: usize = 8;
+                let $params = &curves::TC26_512_B;
+                $body
+            }
+            GostCurve::Tc26C512 => {
+                type $m = curves::FieldDc7;
+                const $l: usize = 8;
+                let $params = &curves::TC26_512_C;
+                $body
+            }
+        }
+    };
+}
+
+/// A GOST R 34.10-2012 private key: the platform's document-signing key (an agency's
+/// qualified key, configured by the operator). The scalar is wiped on drop and never
+/// printed.
+#[derive(Clone)]
+pub struct GostPrivateKey {
+    curve: GostCurve,
+    /// `d`, little-endian, `curve.size()` bytes.
+    d_le: Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for GostPrivateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GostPrivateKey").field("curve", &self.curve).finish_non_exhaustive()
+    }
+}
+
+fn words_le<const L: usize>(v: &Uint<L>) -> Vec<u8> {
+    v.as_words().iter().flat_map(|w| w.to_le_bytes()).collect()
+}
+
+impl GostPrivateKey {
+    /// A key from `d` as little-endian bytes (how OpenSSL's GOST engine and CryptoPro keep
+    /// it). `None` unless `d` has the curve's size and lies in `(0, q)`.
+    pub fn from_le_bytes(curve: GostCurve, d_le: &[u8]) -> Option<Self> {
+        let key = Self { curve, d_le: Zeroizing::new(d_le.to_vec()) };
+        (d_le.len() == curve.size()).then_some(())?;
+        key.public_key().map(|_| key)
+    }
+
+    pub fn curve(&self) -> GostCurve {
+        self.curve
+    }
+
+    /// The public key `d·G`.
+    pub fn public_key(&self) -> Option<GostPublicKey> {
+        let curve = self.curve;
+        with_curve!(curve, |params: M, L| {
+            let d = Zeroizing::new(Uint::<L>::from_le_slice(&self.d_le));
+            let (x, y) = sign::public_point::<M, L>(params, &d)?;
+            let mut point = words_le(&x);
+            point.extend(words_le(&y));
+            Some(GostPublicKey { curve, point_le: point })
+        })
+    }
+
+    /// Signs `message`, hashed with Streebog of the key's size; the signature is s‖r, each
+    /// half big-endian (as [`GostPublicKey::verify`] reads it).
+    ///
+    /// The nonce is derived from the key, the digest and `entropy` (fresh random bytes
+    /// from the caller) through SHA-512, so a weak or repeated `entropy` never repeats a
+    /// nonce for different messages.
+    pub fn sign(&self, message: &[u8], entropy: &[u8]) -> Vec<u8> {
+        if self.curve.size() == 32 {
+            self.sign_digest(&Streebog256::digest(message), entropy)
+        } else {
+            self.sign_digest(&Streebog512::digest(message), entropy)
+        }
+    }
+
+    /// [`GostPrivateKey::sign`] over a precomputed digest (read little-endian).
+    pub fn sign_digest(&self, digest: &[u8], entropy: &[u8]) -> Vec<u8> {
+        let curve = self.curve;
+        with_curve!(curve, |params: M, L| {
+            let d = Zeroizing::new(Uint::<L>::from_le_slice(&self.d_le));
+            let e = Uint::<L>::from_le_slice(digest);
+            let shift = Uint::<L>::BITS - params.q.as_ref().bits_vartime();
+            for counter in 0u32.. {
+                let mut wide = Zeroizing::new(Vec::with_capacity(8 * L));
+                while wide.len() < 8 * L {
+                    let block = Sha512::new()
+                        .chain_update(b"uslugi-gost-nonce")
+                        .chain_update(&*self.d_le)
+                        .chain_update(digest)
+                        .chain_update(entropy)
+                        .chain_update(counter.to_be_bytes())
+                        .chain_update((wide.len() as u32).to_be_bytes())
+                        .finalize();
+                    wide.extend_from_slice(&block);
+                }
+                // Rejection sampling in (0, q): no bias.
+                let k = Zeroizing::new(Uint::<L>::from_le_slice(&wide[..8 * L]).shr_vartime(shift));
+                if let Some((r, s)) = sign::sign::<M, L>(params, &d, &e, &k) {
+                    let mut out = s.to_be_bytes().to_vec();
+                    out.extend_from_slice(&r.to_be_bytes());
+                    return out;
+                }
+            }
+            unreachable!("a nonce in (0, q) is found with overwhelming probability")
+        })
     }
 }
 
@@ -253,6 +416,79 @@ mod tests {
         let mut sig2 = sig.clone();
         sig2[0] ^= 0x10;
         assert!(!q.verify_digest(&e, &sig2));
+    }
+
+    /// Signing reproduces the standard's own examples (RFC 7091 section 7): the public key
+    /// from `d`, and `(r, s)` from `d`, `k` and `e`.
+    #[test]
+    fn standard_examples_sign() {
+        let d = le("7A929ADE789BB9BE10ED359DD39A72C11B60961F49397EEE1D19CE9891EC3B28");
+        let key = GostPrivateKey::from_le_bytes(GostCurve::Test256, &d).unwrap();
+        let public = key.public_key().unwrap();
+        assert_eq!(
+            public,
+            self::key(
+                GostCurve::Test256,
+                "7F2B49E270DB6D90D8595BEC458B50C58585BA1D4E9B788F6689DBD8E56FD80B",
+                "26F1B489D6701DD185C8413A977B3CBBAF64D1C593D26627DFFB101A87FF77DA",
+            )
+        );
+        let u = |h: &str| Uint::<4>::from_be_hex(h);
+        let (r, s) = sign::sign::<curves::FieldTest256, 4>(
+            &curves::TEST_256,
+            &u("7A929ADE789BB9BE10ED359DD39A72C11B60961F49397EEE1D19CE9891EC3B28"),
+            &u("2DFBC1B372D89A1188C09C52E0EEC61FCE52032AB1022E8E67ECE6672B043EE5"),
+            &u("77105C9B20BCD3122823C8CF6FCC7B956DE33814E95B7FE64FED924594DCEAB3"),
+        )
+        .unwrap();
+        assert_eq!(r, u("41AA28D2F1AB148280CD9ED56FEDA41974053554A42767B83AD043FD39DC0493"));
+        assert_eq!(s, u("01456C64BA4642A1653C235A98A60249BCD6D3F746B631DF928014F6C5BF9C40"));
+
+        let d = le(
+            "0BA6048AADAE241BA40936D47756D7C93091A0E8514669700EE7508E508B102072E8123B2200A0563322DAD2827E2714A2636B7BFD18AADFC62967821FA18DD4",
+        );
+        let key = GostPrivateKey::from_le_bytes(GostCurve::Test512, &d).unwrap();
+        assert_eq!(
+            key.public_key().unwrap(),
+            self::key(
+                GostCurve::Test512,
+                "115DC5BC96760C7B48598D8AB9E740D4C4A85A65BE33C1815B5C320C854621DD5A515856D13314AF69BC5B924C8B4DDFF75C45415C1D9DD9DD33612CD530EFE1",
+                "37C7C90CD40B0F5621DC3AC1B751CFA0E2634FA0503B3D52639F5D7FB72AFD61EA199441D943FFE7F0C70A2759A3CDB84C114E1F9339FDF27F35ECA93677BEEC",
+            )
+        );
+    }
+
+    /// On every parameter set, a fresh signature verifies, a second one differs (a new
+    /// nonce) and also verifies, and neither covers another message. Keys out of range
+    /// are refused.
+    #[test]
+    fn signatures_verify_on_every_curve() {
+        let curves = [
+            GostCurve::Tc26A256,
+            GostCurve::CryptoProA,
+            GostCurve::CryptoProB,
+            GostCurve::CryptoProC,
+            GostCurve::Tc26A512,
+            GostCurve::Tc26B512,
+            GostCurve::Tc26C512,
+        ];
+        for curve in curves {
+            let d: Vec<u8> =
+                (0..curve.size() as u8).map(|i| i.wrapping_mul(37).wrapping_add(11)).collect();
+            let mut d = d;
+            *d.last_mut().unwrap() = 0x01; // below q on every curve
+            let key = GostPrivateKey::from_le_bytes(curve, &d).unwrap();
+            let public = key.public_key().unwrap();
+            let one = key.sign(b"document", b"entropy-1");
+            let two = key.sign(b"document", b"entropy-2");
+            assert_ne!(one, two, "{curve:?}");
+            assert!(public.verify(b"document", &one), "{curve:?}");
+            assert!(public.verify(b"document", &two), "{curve:?}");
+            assert!(!public.verify(b"documenT", &one), "{curve:?}");
+            assert!(GostPrivateKey::from_le_bytes(curve, &vec![0; curve.size()]).is_none());
+            assert!(GostPrivateKey::from_le_bytes(curve, &vec![0xFF; curve.size()]).is_none());
+            assert!(GostPrivateKey::from_le_bytes(curve, &d[1..]).is_none());
+        }
     }
 
     /// A point off the curve is refused even with an otherwise valid signature.
