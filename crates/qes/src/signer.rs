@@ -100,7 +100,7 @@ impl DocumentSigner {
         let issuer = tbs.issuer().to_der().map_err(|_| QesError::MalformedCertificate)?;
         let serial = tbs.serial_number().to_der().map_err(|_| QesError::MalformedCertificate)?;
 
-        let mut attrs = vec![
+        let mut attrs = [
             attribute(&oids::CONTENT_TYPE, &oid(&oids::DATA)),
             attribute(&oids::SIGNING_TIME, &utc_time(signing_time)),
             attribute(&oids::MESSAGE_DIGEST, &tlv(asn1::OCTET_STRING, &digest)),

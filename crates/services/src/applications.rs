@@ -231,11 +231,15 @@ pub struct Verified {
     pub agency: String,
     pub service: String,
     pub sha256: String,
+    /// How it is signed, for people: «ГОСТ Р 34.10-2012» or «ES256».
+    pub algorithm: String,
 }
 
 /// A document issued to the person, as «Полученные документы» lists it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Issued {
+    /// How it is signed («ГОСТ Р 34.10-2012» or «ES256»).
+    pub algorithm: String,
     pub number: String,
     pub title: String,
     pub issued_at: DateTime<Utc>,
@@ -850,9 +854,9 @@ impl Applications {
         let letterhead = agency
             .map(|x| format!("{} · ИНН {} · ОГРН {} · {}", x.full_name, x.inn, x.ogrn, x.address));
         let signer_line = format!(
-            "{} через портал «Услуги»; ES256, ключ {}",
+            "{} через портал «Услуги»; {}",
             agency.map_or("Ведомство", |x| x.name.as_str()),
-            &self.signer.public_key()[..16]
+            self.signer.describe()
         );
         let report = printing::Report {
             title: service.result.title.clone(),
@@ -890,6 +894,10 @@ impl Applications {
         };
         let pdf = printing::personal_data_report(&report)
             .map_err(|e| ApplicationError::Internal(format!("result document: {e}")))?;
+        let signed = self
+            .signer
+            .sign_document(&pdf, now)
+            .map_err(|e| ApplicationError::Internal(format!("signing a result document: {e}")))?;
         let id = uuid::Uuid::now_v7().to_string();
         let sealed = self.vault.encrypt(
             &base64::engine::general_purpose::STANDARD.encode(&pdf),
@@ -904,8 +912,9 @@ impl Applications {
             title: service.result.title.clone(),
             issued_at: to_micros(now),
             sha256: documents::digest(&pdf),
-            signature: self.signer.sign(&pdf),
-            public_key: self.signer.public_key(),
+            algorithm: signed.algorithm.to_owned(),
+            signature: signed.signature,
+            public_key: signed.public_key,
             pdf: sealed,
             id,
         })
@@ -931,6 +940,18 @@ impl Applications {
         Ok(Some((d.number, pdf)))
     }
 
+    /// Signs result documents with a GOST R 34.10-2012 key from now on (see
+    /// [`Signer::with_gost`]); `Err` says, in Russian, why the key cannot be used.
+    pub fn with_gost(
+        mut self,
+        signer: qes::DocumentSigner,
+        roots: Option<&qes::TrustStore>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, String> {
+        self.signer = self.signer.with_gost(signer, roots, now)?;
+        Ok(self)
+    }
+
     /// The documents issued to `account_id`, newest first («Полученные документы»).
     pub async fn issued(&self, account_id: &str) -> Result<Vec<Issued>, ApplicationError> {
         let rows = rows::documents_of(&self.db, account_id, 500).await?;
@@ -940,6 +961,7 @@ impl Applications {
                 let application_id = d.application_id.clone();
                 let v = self.verified(d);
                 Issued {
+                    algorithm: v.algorithm,
                     number: v.number,
                     title: v.title,
                     issued_at: v.issued_at,
@@ -1012,6 +1034,25 @@ impl Applications {
         Ok(email)
     }
 
+    /// The detached GOST signature (CMS, DER) of an application's result document, for
+    /// verifiers such as CryptoPro: (number, signature). `None` when there is no document
+    /// or it is signed with ES256 (its signature lives only in the portal's records).
+    pub async fn result_signature(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<Option<(String, Vec<u8>)>, ApplicationError> {
+        let a = self.get(actor, id).await?;
+        let row =
+            rows::document_by(&mut *self.db.read().await?, DocumentKey::Application, &a.id).await?;
+        Ok(row.filter(|d| d.algorithm == documents::GOST).and_then(|d| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(&d.signature)
+                .ok()
+                .map(|cms| (d.number, cms))
+        }))
+    }
+
     /// `/verify` by number (what the QR code links to).
     pub async fn verify_number(&self, number: &str) -> Result<Option<Verified>, ApplicationError> {
         let row =
@@ -1026,7 +1067,10 @@ impl Applications {
         let sha = documents::digest(bytes);
         let row = rows::document_by(&mut *self.db.read().await?, DocumentKey::Sha256, &sha).await?;
         Ok(row
-            .filter(|d| documents::verify(&d.public_key, &d.signature, bytes))
+            .filter(|d| {
+                let at = from_micros(d.issued_at);
+                self.signer.verify_document(&d.algorithm, &d.public_key, &d.signature, bytes, at)
+            })
             .map(|d| self.verified(d)))
     }
 
@@ -1041,6 +1085,10 @@ impl Applications {
             agency: agency.map_or(d.agency_id.clone(), |a| a.name.clone()),
             service: service.map_or(d.service_id.clone(), |s| s.title.clone()),
             sha256: d.sha256,
+            algorithm: match d.algorithm.as_str() {
+                documents::GOST => "ГОСТ Р 34.10-2012".to_owned(),
+                other => other.to_owned(),
+            },
         }
     }
 

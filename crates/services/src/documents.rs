@@ -6,11 +6,17 @@
 //! key it was signed with, so documents signed before a master-key rotation still
 //! verify. A document is authentic when its SHA-256 names an issued document and the
 //! stored signature over those bytes verifies: a single changed byte finds nothing.
-//! GOST R 34.10-2012 signing (`qes`) is the next step where an agency's qualified key is
-//! configured.
+//!
+//! When the operator configures a GOST R 34.10-2012 key and its qualified certificate
+//! (`document_signing_key`, `document_signing_cert`), documents are signed with it
+//! instead: a detached CMS (`qes::DocumentSigner`) that any Russian verifier reads, kept
+//! with the certificate. Such a document is authentic when the CMS verifies over the
+//! bytes, chains to a trusted root and was made with the certificate recorded at issue,
+//! which must have been valid then.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use chrono::{DateTime, Utc};
 use p256::ecdsa::signature::{Signer as _, Verifier as _};
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
@@ -20,12 +26,36 @@ use store::vault::Vault;
 #[derive(Clone)]
 pub struct Signer {
     key: SigningKey,
+    gost: Option<Gost>,
+}
+
+/// A configured GOST key, and the roots its documents chain to.
+#[derive(Clone)]
+struct Gost {
+    signer: std::sync::Arc<qes::DocumentSigner>,
+    trust: std::sync::Arc<qes::TrustStore>,
 }
 
 impl std::fmt::Debug for Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Signer").field("public", &self.public_key()).finish_non_exhaustive()
+        f.debug_struct("Signer")
+            .field("public", &self.public_key())
+            .field("gost", &self.gost.as_ref().map(|g| g.signer.certificate().subject_name()))
+            .finish_non_exhaustive()
     }
+}
+
+/// How a document is signed: `ES256` (raw r‖s, key in SEC1) or `GOST` (detached CMS,
+/// the signer's certificate).
+pub const ES256: &str = "ES256";
+pub const GOST: &str = "GOST";
+
+/// A document's signature as stored: algorithm, signature and key (base64url).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signed {
+    pub algorithm: &'static str,
+    pub signature: String,
+    pub public_key: String,
 }
 
 impl Signer {
@@ -40,7 +70,7 @@ impl Signer {
                 .collect();
             // Valid unless the digest is zero or above the group order (about 2^-32).
             if let Ok(key) = SigningKey::from_slice(&bytes) {
-                return Self { key };
+                return Self { key, gost: None };
             }
             round += 1;
         }
@@ -56,6 +86,96 @@ impl Signer {
         let signature: Signature = self.key.sign(bytes);
         B64URL.encode(signature.to_bytes())
     }
+
+    /// Signs with the GOST key from now on. `roots` are the trusted roots of qualified
+    /// certificates besides the CA certificates given with the signer's. Refused unless a
+    /// signature made now verifies (a chain to a trusted root, a valid certificate).
+    pub fn with_gost(
+        mut self,
+        signer: qes::DocumentSigner,
+        roots: Option<&qes::TrustStore>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, String> {
+        let mut ders: Vec<&[u8]> = signer.certificates()[1..].iter().map(|c| c.der()).collect();
+        if let Some(roots) = roots {
+            ders.extend(roots.certificates().iter().map(|c| c.der()));
+        }
+        let trust = qes::TrustStore::from_pem_or_der(&ders).map_err(|_| {
+            "нет сертификата удостоверяющего центра: добавьте цепочку в файл сертификата \
+             или корневой сертификат в qes_roots"
+                .to_owned()
+        })?;
+        let probe = b"uslugi document signing self-check";
+        let cms = signer.sign_detached(probe, now, &entropy()).map_err(|e| e.to_string())?;
+        qes::verify_detached(&cms, probe, &[], &trust, now).map_err(|e| e.to_string())?;
+        self.gost =
+            Some(Gost { signer: std::sync::Arc::new(signer), trust: std::sync::Arc::new(trust) });
+        Ok(self)
+    }
+
+    /// Signs a document with the configured key: GOST when configured, else ES256.
+    pub fn sign_document(&self, bytes: &[u8], now: DateTime<Utc>) -> Result<Signed, String> {
+        match &self.gost {
+            Some(g) => Ok(Signed {
+                algorithm: GOST,
+                signature: B64URL.encode(
+                    g.signer.sign_detached(bytes, now, &entropy()).map_err(|e| e.to_string())?,
+                ),
+                public_key: B64URL.encode(g.signer.certificate().der()),
+            }),
+            None => Ok(Signed {
+                algorithm: ES256,
+                signature: self.sign(bytes),
+                public_key: self.public_key(),
+            }),
+        }
+    }
+
+    /// The line the document prints under «Подписано».
+    pub fn describe(&self) -> String {
+        match &self.gost {
+            Some(g) => {
+                let cert = g.signer.certificate();
+                format!(
+                    "ГОСТ Р 34.10-2012, сертификат № {} ({}), выдан {}",
+                    cert.serial(),
+                    cert.subject_name(),
+                    cert.issuer_name()
+                )
+            }
+            None => format!("ES256, ключ {}", &self.public_key()[..16]),
+        }
+    }
+
+    /// Whether a stored signature covers `bytes`. GOST: the CMS verifies with the
+    /// certificate recorded at issue, valid at `issued_at`, chained to a trusted root.
+    pub fn verify_document(
+        &self,
+        algorithm: &str,
+        public_key: &str,
+        signature: &str,
+        bytes: &[u8],
+        issued_at: DateTime<Utc>,
+    ) -> bool {
+        match algorithm {
+            ES256 => verify(public_key, signature, bytes),
+            GOST => {
+                let (Some(g), Ok(cms), Ok(cert)) =
+                    (&self.gost, B64URL.decode(signature), B64URL.decode(public_key))
+                else {
+                    return false;
+                };
+                qes::verify_detached(&cms, bytes, &[], &g.trust, issued_at)
+                    .is_ok_and(|v| v.certificate.der() == cert.as_slice())
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Fresh randomness for a GOST nonce (two UUIDv4s: 244 random bits from the OS).
+fn entropy() -> Vec<u8> {
+    [uuid::Uuid::new_v4().into_bytes(), uuid::Uuid::new_v4().into_bytes()].concat()
 }
 
 /// Whether `signature` (base64url r‖s) by `public_key` (base64url SEC1) covers `bytes`.

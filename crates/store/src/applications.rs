@@ -311,6 +311,8 @@ pub struct DocumentRow {
     pub title: String,
     pub issued_at: i64,
     pub sha256: String,
+    /// `ES256` or `GOST` (see `services::documents`).
+    pub algorithm: String,
     pub signature: String,
     pub public_key: String,
     /// Vault ciphertext of the PDF (base64).
@@ -318,7 +320,7 @@ pub struct DocumentRow {
 }
 
 const DOCUMENT_COLUMNS: &str = "id, number, application_id, account_id, service_id, agency_id, \
-     title, issued_at, sha256, signature, public_key, pdf";
+     title, issued_at, sha256, algorithm, signature, public_key, pdf";
 
 fn document(r: &AnyRow) -> Result<DocumentRow, sqlx::Error> {
     Ok(DocumentRow {
@@ -331,6 +333,7 @@ fn document(r: &AnyRow) -> Result<DocumentRow, sqlx::Error> {
         title: r.try_get("title")?,
         issued_at: r.try_get("issued_at")?,
         sha256: r.try_get("sha256")?,
+        algorithm: r.try_get("algorithm")?,
         signature: r.try_get("signature")?,
         public_key: r.try_get("public_key")?,
         pdf: r.try_get("pdf")?,
@@ -340,8 +343,8 @@ fn document(r: &AnyRow) -> Result<DocumentRow, sqlx::Error> {
 pub async fn insert_document(conn: &mut Conn, d: &DocumentRow) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO result_documents (id, number, application_id, account_id, service_id, \
-           agency_id, title, issued_at, sha256, signature, public_key, pdf) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+           agency_id, title, issued_at, sha256, algorithm, signature, public_key, pdf) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(&d.id)
     .bind(&d.number)
@@ -352,6 +355,7 @@ pub async fn insert_document(conn: &mut Conn, d: &DocumentRow) -> Result<(), Sto
     .bind(&d.title)
     .bind(d.issued_at)
     .bind(&d.sha256)
+    .bind(&d.algorithm)
     .bind(&d.signature)
     .bind(&d.public_key)
     .bind(&d.pdf)

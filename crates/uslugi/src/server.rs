@@ -170,6 +170,27 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
     };
     let (banks, demo_bank) = trusted_banks(settings, addr, clock.clone()).await?;
     let secure_cookies = settings.public_url.as_deref().is_some_and(|u| u.starts_with("https://"));
+    let mut applications = services::applications::Applications::new(
+        db.clone(),
+        vault.clone(),
+        catalog.clone(),
+        calendar.clone(),
+        outbox.clone(),
+        services::applications::Files {
+            public_url: settings.base_url(addr),
+            blobs: match &settings.files_url {
+                Some(url) => store::blobs::Blobs::s3(url, &store::blobs::S3::default())?,
+                None => store::blobs::Blobs::local(&settings.files_dir)?,
+            },
+            upload_limit_mb: settings.upload_limit_mb,
+        },
+    );
+    if let Some(signer) = &settings.document_signer {
+        applications = applications
+            .with_gost(signer.clone(), qes_trust.as_deref(), clock.now())
+            .map_err(|message| SettingsError { key: "document_signing_cert".into(), message })?;
+        tracing::info!(certificate = %signer.certificate().serial(), "result documents are signed with GOST R 34.10-2012");
+    }
     let state = web::AppState {
         db: db.clone(),
         clock: clock.clone(),
@@ -188,21 +209,7 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
             settings.oidc_provider(&settings.base_url(addr)),
         ),
         oidc_allow_http: settings.mode == crate::settings::Mode::Dev,
-        applications: services::applications::Applications::new(
-            db.clone(),
-            vault.clone(),
-            catalog.clone(),
-            calendar.clone(),
-            outbox.clone(),
-            services::applications::Files {
-                public_url: settings.base_url(addr),
-                blobs: match &settings.files_url {
-                    Some(url) => store::blobs::Blobs::s3(url, &store::blobs::S3::default())?,
-                    None => store::blobs::Blobs::local(&settings.files_dir)?,
-                },
-                upload_limit_mb: settings.upload_limit_mb,
-            },
-        ),
+        applications,
         catalog,
     };
     let eis_app = crate::eis_cli::dev_app(settings, &state.oidc, clock.clone()).await;

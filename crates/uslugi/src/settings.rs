@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 /// Every key, as written in `uslugi.toml`; the environment variable is `USLUGI_` + the key
 /// in upper case, the flag `--` + the key with dashes.
-pub const KEYS: [&str; 47] = [
+pub const KEYS: [&str; 49] = [
     "listen",
     "data_dir",
     "database_url",
@@ -47,6 +47,8 @@ pub const KEYS: [&str; 47] = [
     "registry_client_cert",
     "registry_ca",
     "qes_roots",
+    "document_signing_key",
+    "document_signing_cert",
     "letter_sender_name",
     "letter_sender_address",
     "letter_website",
@@ -99,6 +101,8 @@ struct Raw {
     registry_client_cert: Option<PathBuf>,
     registry_ca: Option<PathBuf>,
     qes_roots: Option<PathBuf>,
+    document_signing_key: Option<PathBuf>,
+    document_signing_cert: Option<PathBuf>,
     letter_sender_name: Option<String>,
     letter_sender_address: Option<String>,
     letter_website: Option<String>,
@@ -234,6 +238,10 @@ pub struct Settings {
     /// Trusted root CAs of qualified signatures (PEM or DER files); defaults to
     /// `qes-roots/` in the data directory, created empty. Empty: the route is off.
     pub qes_roots: PathBuf,
+    /// The GOST R 34.10-2012 key result documents are signed with, and its qualified
+    /// certificate (`document_signing_key`, `document_signing_cert`); `None`: ES256 with
+    /// the key derived from the master key.
+    pub document_signer: Option<qes::DocumentSigner>,
     /// The sender block of registered letters, as configured (see [`Settings::letter_sender`]).
     pub letters: LetterSender,
     /// Trusted banks (OpenID Connect providers) that confirm accounts.
@@ -298,6 +306,7 @@ impl Settings {
             argon2: identity::password::HashParams::default(),
             registry: RegistrySource::Embedded,
             qes_roots: data_dir.join("qes-roots"),
+            document_signer: None,
             letters: LetterSender::default(),
             banks: Vec::new(),
             demo_bank_listen: None,
@@ -513,6 +522,34 @@ impl Settings {
             .qes_roots
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or_else(|| raw.data_dir.join("qes-roots"));
+        let document_signer = match (&raw.document_signing_key, &raw.document_signing_cert) {
+            (None, None) => None,
+            (Some(key), Some(cert)) => {
+                let read = |name: &str, path: &Path| {
+                    std::fs::read(path).map_err(|e| err(name, format!("{}: {e}", path.display())))
+                };
+                let key_pem = secrecy::SecretBox::new(Box::new(read("document_signing_key", key)?));
+                let cert_pem = read("document_signing_cert", cert)?;
+                let signer = qes::DocumentSigner::from_pem(key_pem.expose_secret(), &cert_pem)
+                    .map_err(|e| match e {
+                        qes::QesError::SigningKey(_) => err("document_signing_key", e.to_string()),
+                        _ => err("document_signing_cert", e.to_string()),
+                    })?;
+                Some(signer)
+            }
+            (Some(_), None) => {
+                return Err(err(
+                    "document_signing_cert",
+                    "укажите и сертификат ключа подписи документов / the key needs its certificate",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(err(
+                    "document_signing_key",
+                    "укажите и ключ подписи документов / the certificate needs its key",
+                ));
+            }
+        };
         let mode = match raw.mode.as_str() {
             "dev" => Mode::Dev,
             "production" => Mode::Production,
@@ -748,6 +785,7 @@ impl Settings {
             demo_data: raw.demo_data,
             trust_proxy: raw.trust_proxy,
             qes_roots,
+            document_signer,
         })
     }
 }
@@ -878,6 +916,17 @@ mod tests {
             (tuned.identity.code_ttl.num_seconds(), tuned.identity.login_attempts),
             (120, 3)
         );
+        assert_eq!(
+            load(&[("document_signing_key", "/nonexistent")]).unwrap_err().key,
+            "document_signing_cert",
+            "a key needs its certificate"
+        );
+        let missing = load(&[
+            ("document_signing_key", "/nonexistent/key.pem"),
+            ("document_signing_cert", "/nonexistent/cert.pem"),
+        ]);
+        assert_eq!(missing.unwrap_err().key, "document_signing_key");
+        assert!(load(&[]).unwrap().document_signer.is_none(), "ES256 by default");
         assert!(load(&[]).unwrap().dev_outbox(), "dev by default");
         assert!(!load(&[("public_url", "https://x.example")]).unwrap().dev_outbox());
         assert!(matches!(load(&[]).unwrap().registry, RegistrySource::Embedded));

@@ -423,6 +423,8 @@ struct StatusPage {
     editable: bool,
     /// The result document is issued.
     has_result: bool,
+    /// A GOST-signed result: its detached signature can be downloaded too.
+    signature_file: bool,
     /// The attached files: (rule label, id, name, size).
     files: Vec<(String, String, String, String)>,
 }
@@ -612,7 +614,11 @@ async fn status_page(
     let date = |d: Option<chrono::NaiveDate>| {
         d.map(|d| d.format("%d.%m.%Y").to_string()).unwrap_or_default()
     };
+    let has_result = current.is_some_and(|s| s.issues_result);
+    let signature_file =
+        has_result && state.applications.result_signature(actor, &a.id).await?.is_some();
     Ok(StatusPage {
+        signature_file,
         chrome: Chrome { nav: "cabinet", signed_in: true },
         service_title: service.title.clone(),
         agency: state.catalog.agency(&service.agency).map(|x| x.name.clone()).unwrap_or_default(),
@@ -620,7 +626,7 @@ async fn status_page(
         final_state: current.is_some_and(|s| s.r#final),
         paused: current.is_some_and(|s| s.pauses_deadline),
         editable: current.is_some_and(|s| s.pauses_deadline),
-        has_result: current.is_some_and(|s| s.issues_result),
+        has_result,
         files,
         submitted: a.submitted_at.map(msk).unwrap_or_default(),
         due: date(a.due_on),

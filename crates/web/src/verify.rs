@@ -24,6 +24,7 @@ pub fn routes() -> Router<AppState> {
         .route("/verify", get(form).post(upload))
         .route("/verify/{number}", get(by_number))
         .route("/cabinet/applications/{id}/result.pdf", get(download))
+        .route("/cabinet/applications/{id}/result.sig", get(download_signature))
         .route("/cabinet/applications/{id}/report.pdf", get(report))
 }
 
@@ -32,6 +33,7 @@ pub fn api_routes() -> Router<AppState> {
         .route("/verify/{number}", get(api_number))
         .route("/verify", axum::routing::post(api_file))
         .route("/me/applications/{id}/result.pdf", get(download))
+        .route("/me/applications/{id}/result.sig", get(download_signature))
         .route("/me/applications/{id}/report.pdf", get(report))
 }
 
@@ -162,6 +164,7 @@ fn json(found: Option<Verified>) -> Json<serde_json::Value> {
             "document": {
                 "number": d.number, "title": d.title, "issued_at": d.issued_at.to_rfc3339(),
                 "agency": d.agency, "service": d.service, "sha256": d.sha256,
+                "algorithm": d.algorithm,
             },
         }),
         None => serde_json::json!({ "authentic": false }),
@@ -202,6 +205,25 @@ async fn download(
         });
     };
     Ok(crate::rights::attachment("application/pdf", &format!("{number}.pdf"), pdf))
+}
+
+/// The detached signature of a GOST-signed result document (`.sig`, CMS in DER), which
+/// CryptoPro and OpenSSL check together with the PDF.
+async fn download_signature(
+    SignedIn(session): SignedIn,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let actor = Actor::applicant(&session.account_id);
+    let Some((number, cms)) = state.applications.result_signature(&actor, &id).await? else {
+        return Err(AppError::Missing {
+            code: "no_signature_file",
+            message: "Отдельного файла подписи нет: документ подписан ключом портала, его \
+                      подлинность проверяется на странице /verify"
+                .into(),
+        });
+    };
+    Ok(crate::rights::attachment("application/pkcs7-signature", &format!("{number}.pdf.sig"), cms))
 }
 
 /// The application's detailed report as PDF (seed 000 «экспортировать отчет в PDF»): its

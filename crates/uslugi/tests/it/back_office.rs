@@ -300,3 +300,110 @@ on_both_backends! {
         assert!(page.body.contains("Предприниматель есть в ЕГРИП и действует"));
     }
 }
+
+/// With a GOST key configured, the issued extract is signed with it: `/verify` confirms
+/// the PDF and names the algorithm, the detached `.sig` downloads and OpenSSL's GOST
+/// engine accepts the pair; a changed PDF is refused by both.
+#[tokio::test]
+async fn result_documents_are_signed_with_gost_when_configured() {
+    let Some(dir) = crate::signature::material() else { return };
+    let key = std::fs::read(dir.join("gost256/key.pem")).unwrap();
+    let chain = [
+        std::fs::read(dir.join("gost256/user.pem")).unwrap(),
+        std::fs::read(dir.join("gost256/ca.pem")).unwrap(),
+    ]
+    .concat();
+    let signer = qes::DocumentSigner::from_pem(&key, &chain).unwrap();
+    let app = crate::support::TestApp::spawn_with(store::Backend::Sqlite, move |_, s| {
+        s.demo_data = true;
+        s.document_signer = Some(signer.clone());
+    })
+    .await;
+    let token = app.register(PHONE).await;
+    let orgs = registry::demo::organizations(2026, 0, 50);
+    let active = orgs
+        .iter()
+        .find(|o| {
+            o.kind == registry::OrgKind::Entrepreneur && o.status == "Действующий" && !o.liquidating
+        })
+        .expect("an active entrepreneur");
+    let (_, body) =
+        call(&app, "POST", "/api/v1/services/egrip-extract/applications", &token, None).await;
+    let id = body["application"]["id"].as_str().unwrap().to_owned();
+    let answers = json!({"answers": {"ogrnip": active.ogrn}});
+    let path = format!("/api/v1/me/applications/{id}/answers");
+    let (status, body) = crate::applications::put(&app, &path, &token, answers).await;
+    assert_eq!(status, 200, "{body}");
+    let submit = format!("/api/v1/me/applications/{id}/submit");
+    assert_eq!(call(&app, "POST", &submit, &token, None).await.0, 200);
+    status_when(&app, &token, &id, "approved").await;
+
+    let get = |path: String| {
+        let (app, token) = (&app, token.clone());
+        async move {
+            let r = app.http.get(app.url(&path)).bearer_auth(&token).send().await.unwrap();
+            (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
+        }
+    };
+    let (status, pdf) = get(format!("/api/v1/me/applications/{id}/result.pdf")).await;
+    assert_eq!(status, 200);
+    let (status, sig) = get(format!("/api/v1/me/applications/{id}/result.sig")).await;
+    assert_eq!(status, 200);
+    let check = |bytes: Vec<u8>| {
+        let app = &app;
+        async move {
+            let r = app
+                .http
+                .post(app.url("/api/v1/verify"))
+                .header("content-type", "application/pdf")
+                .body(bytes)
+                .send()
+                .await
+                .unwrap();
+            r.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let verdict = check(pdf.clone()).await;
+    assert_eq!(verdict["authentic"], json!(true), "{verdict}");
+    assert_eq!(verdict["document"]["algorithm"], json!("ГОСТ Р 34.10-2012"));
+    let mut changed = pdf.clone();
+    let at = changed.len() / 2;
+    changed[at] ^= 0x20;
+    assert_eq!(check(changed.clone()).await["authentic"], json!(false));
+    let html = app
+        .http
+        .get(app.url(&format!("/cabinet/applications/{id}")))
+        .header("cookie", format!("uslugi_session={token}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Скачать подпись (.sig)"), "{html}");
+
+    // OpenSSL with the GOST engine checks the pair on its own.
+    let scratch = std::env::temp_dir().join(format!("uslugi-gost-doc-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&scratch).unwrap();
+    std::fs::write(scratch.join("doc.pdf"), &pdf).unwrap();
+    std::fs::write(scratch.join("changed.pdf"), &changed).unwrap();
+    std::fs::write(scratch.join("doc.sig"), &sig).unwrap();
+    let openssl = |content: &str| {
+        std::process::Command::new("openssl")
+            .env("OPENSSL_CONF", dir.join("openssl.cnf"))
+            .args(["cms", "-verify", "-binary", "-inform", "DER", "-purpose", "any", "-in"])
+            .arg(scratch.join("doc.sig"))
+            .arg("-content")
+            .arg(scratch.join(content))
+            .arg("-CAfile")
+            .arg(dir.join("gost256/ca.pem"))
+            .args(["-out", "/dev/null"])
+            .output()
+            .unwrap()
+    };
+    let good = openssl("doc.pdf");
+    assert!(good.status.success(), "{}", String::from_utf8_lossy(&good.stderr));
+    assert!(!openssl("changed.pdf").status.success());
+    let _ = std::fs::remove_dir_all(&scratch);
+    app.stop().await;
+}

@@ -38,7 +38,7 @@ macro_rules! on_both {
 }
 
 /// `citizen/` of the generated material, or `None` (with a note) when there is none.
-fn material() -> Option<PathBuf> {
+pub(crate) fn material() -> Option<PathBuf> {
     match std::env::var_os("USLUGI_QES_MATERIAL").filter(|d| !d.is_empty()) {
         Some(dir) => {
             let citizen = PathBuf::from(dir).join("citizen");
