@@ -702,7 +702,13 @@ impl Applications {
             return Err(ApplicationError::Refused("Комментарий: не длиннее 2000 символов.".into()));
         }
         let today = moscow_date(now);
-        if step.within_working_days.is_some() && a.act_by.is_some_and(|last| today > last) {
+        // The applicant's window: an appeal within its days, an answer to a clarification
+        // by the date the agency set (withdrawing stays possible to the end).
+        let windowed = step.within_working_days.is_some()
+            || (step.role == Role::Applicant
+                && workflow.state(&a.status).is_some_and(|s| s.pauses_deadline)
+                && !workflow.state(&step.to).is_some_and(|s| s.r#final));
+        if windowed && a.act_by.is_some_and(|last| today > last) {
             return Err(ApplicationError::Refused(format!(
                 "Срок для действия «{}» истёк {}.",
                 step.title,
@@ -1208,6 +1214,53 @@ impl Applications {
         };
         let found = rows::list(&mut *self.db.read().await?, &filter).await?;
         found.into_iter().map(|r| self.open(r)).collect()
+    }
+
+    /// Applications whose applicant let a window run out — a clarification not answered
+    /// by its date — with the system step that closes each (the workflow's system
+    /// transition out of a state that pauses the deadline): (id, account, transition).
+    pub async fn overdue(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<(String, String, String)>, ApplicationError> {
+        let mut expiry: Vec<(String, String)> = Vec::new();
+        for service in self.catalog.services() {
+            let Some(workflow) = self.catalog.workflow(&service.workflow) else { continue };
+            for t in workflow.transitions.iter().filter(|t| t.role == Role::System) {
+                for from in &t.from {
+                    if workflow.state(from).is_some_and(|s| s.pauses_deadline)
+                        && !expiry.iter().any(|(s, _)| s == from)
+                    {
+                        expiry.push((from.clone(), t.id.clone()));
+                    }
+                }
+            }
+        }
+        if expiry.is_empty() {
+            return Ok(Vec::new());
+        }
+        let filter = Filter {
+            statuses: expiry.iter().map(|(s, _)| s.clone()).collect(),
+            act_by_before: Some(moscow_date(now).format("%Y-%m-%d").to_string()),
+            limit: limit.clamp(1, 1000),
+            ..Filter::default()
+        };
+        let found = rows::list(&mut *self.db.read().await?, &filter).await?;
+        Ok(found
+            .into_iter()
+            .filter_map(|r| {
+                // A state id may mean different things in different workflows: take the
+                // application's own workflow's system step out of it.
+                let (_, workflow) = self.service(&r.service_id).ok()?;
+                let step = workflow.transitions.iter().find(|t| {
+                    t.role == Role::System
+                        && t.from.contains(&r.status)
+                        && !matches!(t.id.as_str(), checks::PASSED | checks::FAILED)
+                })?;
+                Some((r.id, r.account_id, step.id.clone()))
+            })
+            .collect())
     }
 
     /// Counts by status of the agencies' submitted applications (the dashboard).

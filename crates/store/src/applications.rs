@@ -132,6 +132,9 @@ pub struct Filter {
     /// Updated (for the applicant) or submitted (for the queue) within `[from, to)`.
     pub from: Option<i64>,
     pub to: Option<i64>,
+    /// Only those whose applicant's window closed before this day (`act_by < day`,
+    /// `YYYY-MM-DD`): the sweep of expired clarifications.
+    pub act_by_before: Option<String>,
     /// The queue: only submitted applications, oldest due first.
     pub queue: bool,
     pub limit: i64,
@@ -168,6 +171,10 @@ pub async fn list(conn: &mut Conn, f: &Filter) -> Result<Vec<ApplicationRow>, St
     if let Some(number) = &f.number {
         sql += &format!(" AND number = {}", next());
         binds.push(Bind::Text(number.clone()));
+    }
+    if let Some(day) = &f.act_by_before {
+        sql += &format!(" AND act_by IS NOT NULL AND act_by < {}", next());
+        binds.push(Bind::Text(day.clone()));
     }
     let time = if f.queue { "submitted_at" } else { "updated_at" };
     if let Some(from) = f.from {

@@ -67,6 +67,9 @@ pub struct Running {
     pub demo_staff: Vec<identity::staff::DemoStaff>,
     /// The procurement registry app's URL, when the dev setup started it.
     pub eis: Option<String>,
+    /// Wakes the worker that closes expired applicant windows now rather than at its
+    /// next tick (tests move the clock, which wakes nothing).
+    pub overdue: Arc<tokio::sync::Notify>,
     stop: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
     /// Background workers; none of them ends on its own while the server runs.
@@ -240,6 +243,8 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
     });
     workers.spawn(deliver_notifications(outbox.clone(), clock.clone()));
     workers.spawn(erase_closed_accounts(identity.clone(), clock.clone()));
+    let overdue = Arc::new(tokio::sync::Notify::new());
+    workers.spawn(expire_overdue(checks_state.clone(), clock.clone(), overdue.clone()));
     workers.spawn(check_applications(
         checks_state,
         registry.clone(),
@@ -253,7 +258,7 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
         clock,
     ));
     tracing::info!(%addr, backend = db.backend().name(), "listening");
-    Ok(Running { addr, db, outbox, demo, demo_staff, eis, stop, task, workers })
+    Ok(Running { addr, db, outbox, demo, demo_staff, eis, overdue, stop, task, workers })
 }
 
 /// The trusted banks of the settings; in the dev setup (dev outbox on) with
@@ -541,6 +546,69 @@ async fn check_applications(
         },
     )
     .await
+}
+
+/// How often applications whose applicant's window ran out are looked for (an index
+/// range scan on `act_by`).
+const OVERDUE_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Worker: closes the windows applicants let run out — a clarification not answered by
+/// its date is rejected by the workflow's system step, with the reason, and the
+/// applicant is told — as the platform.
+async fn expire_overdue(
+    state: web::AppState,
+    clock: Arc<dyn Clock>,
+    wake: Arc<tokio::sync::Notify>,
+) -> anyhow::Result<()> {
+    use services::applications::Actor;
+    let mut tick = tokio::time::interval(OVERDUE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = wake.notified() => {}
+        }
+        let now = clock.now();
+        let due = match state.applications.overdue(now, 200).await {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::warn!(error = %e, "looking for expired windows failed; will retry");
+                continue;
+            }
+        };
+        for (id, account_id, transition) in due {
+            let applicant = match web::applicant(&state, &account_id).await {
+                Ok((applicant, _)) => applicant,
+                Err(e) => {
+                    tracing::warn!(application = %id, error = ?e, "applicant unavailable; will retry");
+                    continue;
+                }
+            };
+            let act_by = state
+                .applications
+                .get(&Actor::system(), &id)
+                .await
+                .ok()
+                .and_then(|a| a.act_by)
+                .map(|d| d.format("%d.%m.%Y").to_string())
+                .unwrap_or_default();
+            let comment = format!(
+                "Ответ на запрос не получен до {act_by} включительно. Заявление можно подать заново."
+            );
+            let origin = journal::Origin::default();
+            let result = state
+                .applications
+                .act(&Actor::system(), &id, &transition, Some(&comment), &applicant, &origin, now)
+                .await;
+            match result {
+                Ok(_) => tracing::info!(application = %id, %transition, "applicant window closed"),
+                // Answered or withdrawn meanwhile: nothing to close.
+                Err(services::applications::ApplicationError::Conflict)
+                | Err(services::applications::ApplicationError::Refused(_)) => {}
+                Err(e) => tracing::warn!(application = %id, error = %e, "closing a window failed"),
+            }
+        }
+    }
 }
 
 /// How often accounts whose closing grace period ended are looked for (an index range

@@ -18,8 +18,8 @@ use crate::form::Answer;
 pub const QUEUE: &str = "application.checks";
 
 /// The system steps a workflow may have for the checks' outcome.
-const PASSED: &str = "checks_passed";
-const FAILED: &str = "checks_failed";
+pub(crate) const PASSED: &str = "checks_passed";
+pub(crate) const FAILED: &str = "checks_failed";
 
 /// One check's result as the officer sees it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

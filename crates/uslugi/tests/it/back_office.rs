@@ -236,6 +236,39 @@ on_both_backends! {
     }
 }
 
+on_both_backends! {
+    demo async fn an_unanswered_clarification_is_rejected_when_its_window_closes(app) {
+        let token = app.register(PHONE).await;
+        call(&app, "POST", "/api/v1/me/documents", &token, Some(maria())).await;
+        documents_when(&app, &token, "verified").await;
+        let (_, body) = call(&app, "POST", "/api/v1/services/pension-rights-statement/applications", &token, None).await;
+        let id = body["application"]["id"].as_str().unwrap().to_owned();
+        call(&app, "POST", &format!("/api/v1/me/applications/{id}/submit"), &token, None).await;
+        let officer = staff_ready(&app, "officer", &demo(&app, "officer")).await;
+        let path = format!("/staff/applications/{id}/act");
+        officer.post(&path, &[("transition", "take")]).await;
+        let a = officer.post(&path, &[("transition", "request_clarification"), ("comment", "Уточните СНИЛС")]).await;
+        assert_eq!(a.status, 303);
+        let (_, body) = call(&app, "GET", &format!("/api/v1/me/applications/{id}"), &token, None).await;
+        assert_eq!(body["application"]["act_by"], json!("2026-11-27"), "asked on Sunday 22 November");
+
+        // The day after the last one, a correction is too late and the platform rejects
+        // the application with the reason.
+        app.clock.advance(Duration::days(8)); // Monday 30 November
+        let token = citizen(&app).await;
+        let (status, body) = call(&app, "POST", &format!("/api/v1/me/applications/{id}/actions/correct"), &token, None).await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["error"]["message"], json!("Срок для действия «Отправить уточнения» истёк 27.11.2026."));
+        app.sweep_overdue();
+        let body = status_when(&app, &token, &id, "rejected").await;
+        let last = body["timeline"].as_array().unwrap().iter().rev()
+            .find(|e| e["transition"] == json!("clarification_expired")).expect("the system step").clone();
+        assert_eq!(last["comment"], json!("Ответ на запрос не получен до 27.11.2026 включительно. Заявление можно подать заново."));
+        let (_, notices) = call(&app, "GET", "/api/v1/me/notifications", &token, None).await;
+        assert_eq!(notices["notifications"][0]["text"], json!("Статус: Отклонена"), "{notices}");
+    }
+}
+
 /// Polls the applicant's view of an application until its status is `want`.
 async fn status_when(
     app: &crate::support::TestApp,

@@ -248,6 +248,7 @@ on_both_backends! {
         first.status = "submitted".into();
         first.number = Some("2026-0000001".into());
         first.due_on = Some("2026-11-25".into());
+        first.act_by = Some("2026-11-27".into());
         first.submitted_at = Some(40);
         first.updated_at = 40;
         first.version += 1;
@@ -266,6 +267,11 @@ on_both_backends! {
         let drafts = apps::list(&mut conn, &Filter { statuses: vec!["draft".into()], from: Some(15), to: Some(35), limit: 10, ..Filter::default() }).await.unwrap();
         assert_eq!(drafts.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["a3", "a2"]);
         assert_eq!(apps::counts(&mut conn, &["rosreestr".into()]).await.unwrap(), vec![("submitted".to_owned(), 1)]);
+        // Windows that closed before a day: the last day itself is still open.
+        let closed = |day: &str| Filter { act_by_before: Some(day.into()), limit: 10, ..Filter::default() };
+        assert!(apps::list(&mut conn, &closed("2026-11-27")).await.unwrap().is_empty());
+        let late = apps::list(&mut conn, &closed("2026-11-28")).await.unwrap();
+        assert_eq!(late.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["a1"]);
         // Only the owner's draft can be deleted.
         assert!(!apps::delete_draft(&mut conn, "a2", "p2").await.unwrap());
         assert!(apps::delete_draft(&mut conn, "a2", "p1").await.unwrap());

@@ -204,6 +204,11 @@ impl TestApp {
         panic!("the outbox never reached the expected state: {:?}", self.outbox(None).await);
     }
 
+    /// Asks the worker that closes expired applicant windows to look now.
+    pub fn sweep_overdue(&self) {
+        self.running.overdue.notify_one();
+    }
+
     pub fn outbox_handle(&self) -> &notify::Outbox {
         &self.running.outbox
     }
