@@ -160,6 +160,11 @@ pub(crate) struct View {
 }
 
 pub(crate) fn view(state: &AppState, a: &Application) -> View {
+    view_as(state, a, Role::Applicant)
+}
+
+/// The application with the steps `role` may take on it.
+pub(crate) fn view_as(state: &AppState, a: &Application, role: Role) -> View {
     let service = state.catalog.service(&a.service_id);
     let workflow = service.and_then(|s| state.catalog.workflow(&s.workflow));
     let status_title = if a.status == services::definition::DRAFT {
@@ -168,11 +173,7 @@ pub(crate) fn view(state: &AppState, a: &Application) -> View {
         workflow.and_then(|w| w.state(&a.status)).map_or(a.status.clone(), |s| s.title.clone())
     };
     let actions = workflow
-        .map(|w| {
-            w.available(&a.status, Role::Applicant)
-                .map(|t| (t.id.clone(), t.title.clone()))
-                .collect()
-        })
+        .map(|w| w.available(&a.status, role).map(|t| (t.id.clone(), t.title.clone())).collect())
         .unwrap_or_default();
     View {
         id: a.id.clone(),
@@ -193,7 +194,7 @@ pub(crate) fn view(state: &AppState, a: &Application) -> View {
 }
 
 #[derive(Debug, Serialize)]
-struct Entry {
+pub(crate) struct Entry {
     at: String,
     actor: &'static str,
     transition: String,
@@ -202,7 +203,7 @@ struct Entry {
     comment: Option<String>,
 }
 
-fn entry(e: TimelineEntry) -> Entry {
+pub(crate) fn entry(e: TimelineEntry) -> Entry {
     Entry {
         at: e.at.to_rfc3339(),
         actor: e.actor.title(),

@@ -69,7 +69,7 @@ pub(crate) fn actor_of(state: &AppState, session: &StaffSession) -> Result<Actor
 }
 
 #[derive(Debug, Default, Deserialize)]
-struct QueueQuery {
+pub(crate) struct QueueQuery {
     #[serde(default)]
     service: String,
     #[serde(default)]
@@ -112,17 +112,17 @@ fn status_title(state: &AppState, a: &Application) -> String {
         .map_or(a.status.clone(), |s| s.title.clone())
 }
 
-fn is_overdue(a: &Application, today: chrono::NaiveDate) -> bool {
+pub(crate) fn is_overdue(a: &Application, today: chrono::NaiveDate) -> bool {
     OPEN.contains(&a.status.as_str()) && a.due_on.is_some_and(|d| d < today)
 }
 
-async fn queue_page(
-    staff: StaffSignedIn,
-    State(state): State<AppState>,
-    Query(q): Query<QueueQuery>,
-) -> Result<QueuePage, AppError> {
-    let session = &staff.0;
-    let actor = actor_of(&state, session)?;
+/// The queue by its filters: the open applications unless a status is asked for, the
+/// nearest due date first; only overdue ones with `due=overdue`.
+pub(crate) async fn queue_of(
+    state: &AppState,
+    actor: &Actor,
+    q: &QueueQuery,
+) -> Result<Vec<Application>, AppError> {
     let statuses: Vec<String> = if q.status.trim().is_empty() {
         OPEN.iter().map(|s| (*s).to_owned()).collect()
     } else {
@@ -132,7 +132,48 @@ async fn queue_page(
         Some(s.trim()).filter(|s| !s.is_empty())
     }
     let list =
-        state.applications.queue(&actor, text(&q.service), &statuses, text(&q.number), 500).await?;
+        state.applications.queue(actor, text(&q.service), &statuses, text(&q.number), 500).await?;
+    let today = domain::moscow_date(state.clock.now());
+    Ok(list.into_iter().filter(|a| q.due != "overdue" || is_overdue(a, today)).collect())
+}
+
+/// The steps a staff member may take now: those of their role, and for an officer not
+/// while a colleague has the application (except taking it over is refused in `act`).
+pub(crate) fn staff_actions<'w>(
+    workflow: &'w services::definition::Workflow,
+    a: &Application,
+    actor: &Actor,
+) -> Vec<&'w services::definition::Transition> {
+    let claimed_by_other = a.claimed_by.is_some() && a.claimed_by.as_deref() != actor.id.as_deref();
+    workflow
+        .available(&a.status, actor.role)
+        .filter(|t| !(actor.role == Role::Officer && claimed_by_other && t.id != "take"))
+        .collect()
+}
+
+/// The dashboard's figures: counts by status, open and overdue.
+pub(crate) async fn figures(
+    state: &AppState,
+    actor: &Actor,
+) -> Result<(Vec<(String, i64)>, i64, i64), AppError> {
+    let counts = state.applications.counts(&actor.agencies).await?;
+    let open_list = state
+        .applications
+        .queue(actor, None, &OPEN.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>(), None, 1000)
+        .await?;
+    let today = domain::moscow_date(state.clock.now());
+    let overdue = open_list.iter().filter(|a| is_overdue(a, today)).count() as i64;
+    Ok((counts, open_list.len() as i64, overdue))
+}
+
+async fn queue_page(
+    staff: StaffSignedIn,
+    State(state): State<AppState>,
+    Query(q): Query<QueueQuery>,
+) -> Result<QueuePage, AppError> {
+    let session = &staff.0;
+    let actor = actor_of(&state, session)?;
+    let list = queue_of(&state, &actor, &q).await?;
     let today = domain::moscow_date(state.clock.now());
     let rows = list
         .iter()
@@ -149,7 +190,6 @@ async fn queue_page(
             overdue: is_overdue(a, today),
             claimed: a.claimed_by.is_some(),
         })
-        .filter(|r| q.due != "overdue" || r.overdue)
         .collect();
     let services = state
         .catalog
@@ -292,9 +332,8 @@ async fn detail(
         .collect();
     let me = actor.id.as_deref();
     let claimed_by_other = a.claimed_by.is_some() && a.claimed_by.as_deref() != me;
-    let actions = workflow
-        .available(&a.status, actor.role)
-        .filter(|t| !(actor.role == Role::Officer && claimed_by_other && t.id != "take"))
+    let actions = staff_actions(workflow, &a, &actor)
+        .into_iter()
         .map(|t| ActionView {
             id: t.id.clone(),
             title: t.title.clone(),
@@ -451,14 +490,7 @@ async fn dashboard(
 ) -> Result<DashboardPage, AppError> {
     let session = &staff.0;
     let actor = actor_of(&state, session)?;
-    let counts = state.applications.counts(&actor.agencies).await?;
-    let open_list = state
-        .applications
-        .queue(&actor, None, &OPEN.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>(), None, 1000)
-        .await?;
-    let today = domain::moscow_date(state.clock.now());
-    let overdue = open_list.iter().filter(|a| is_overdue(a, today)).count() as i64;
-    let open = open_list.len() as i64;
+    let (counts, open, overdue) = figures(&state, &actor).await?;
     let titles = [
         ("submitted", "Принята"),
         ("in_review", "В проверке"),

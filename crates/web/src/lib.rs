@@ -11,6 +11,7 @@ mod applications;
 mod assets;
 mod attachments;
 mod back_office;
+mod back_office_api;
 pub mod bank;
 mod catalog;
 mod centers;
@@ -106,6 +107,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", verify::api_routes())
         .nest("/api/v1", catalog::api_routes())
         .nest("/api/v1", applications::api_routes())
+        .nest("/api/v1", back_office_api::api_routes())
         .nest("/api/v1", linked::api_routes())
         .merge(ops::routes())
         .merge(assets::routes())

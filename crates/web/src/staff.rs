@@ -50,7 +50,7 @@ fn cookie_name(secure: bool) -> &'static str {
     if secure { "__Host-uslugi_staff" } else { "uslugi_staff" }
 }
 
-fn staff_token(parts: &Parts, secure: bool) -> Option<String> {
+pub(crate) fn staff_token(parts: &Parts, secure: bool) -> Option<String> {
     let name = cookie_name(secure);
     parts
         .headers

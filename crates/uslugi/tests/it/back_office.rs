@@ -269,6 +269,76 @@ on_both_backends! {
     }
 }
 
+on_both_backends! {
+    demo async fn the_back_office_works_through_the_api(app) {
+        let token = app.register(PHONE).await;
+        call(&app, "POST", "/api/v1/me/documents", &token, Some(maria())).await;
+        documents_when(&app, &token, "verified").await;
+        let (_, body) = call(&app, "POST", "/api/v1/services/pension-rights-statement/applications", &token, None).await;
+        let id = body["application"]["id"].as_str().unwrap().to_owned();
+        call(&app, "POST", &format!("/api/v1/me/applications/{id}/submit"), &token, None).await;
+
+        // Signing in: a one-time password only lets the member change it.
+        let one_time = demo(&app, "officer");
+        let (status, body) = call(&app, "POST", "/api/v1/staff/sessions", "", Some(json!({"login": "officer", "password": one_time}))).await;
+        assert_eq!((status, &body["must_change_password"]), (201, &json!(true)), "{body}");
+        let first = body["token"].as_str().unwrap().to_owned();
+        let (status, body) = call(&app, "GET", "/api/v1/staff/applications", &first, None).await;
+        assert_eq!((status, &body["error"]["code"]), (403, &json!("password_change_required")));
+        staff_ready(&app, "officer", &one_time).await;
+        let (status, body) = call(&app, "POST", "/api/v1/staff/sessions", "", Some(json!({"login": "officer", "password": "wrong"}))).await;
+        assert!(status == 401 || status == 422, "{status} {body}");
+        let (status, body) = call(&app, "POST", "/api/v1/staff/sessions", "", Some(json!({"login": "officer", "password": STAFF_PASSWORD}))).await;
+        assert_eq!(status, 201, "{body}");
+        let officer = body["token"].as_str().unwrap().to_owned();
+        assert_eq!(body["role"], json!("officer"));
+        assert_eq!(call(&app, "GET", "/api/v1/staff/applications", "", None).await.0, 401);
+        assert_eq!(call(&app, "GET", "/api/v1/staff/applications", &token, None).await.0, 401, "a citizen's token is not a staff one");
+
+        // The queue, an application, its steps.
+        let (status, body) = call(&app, "GET", "/api/v1/staff/applications", &officer, None).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["applications"][0]["application"]["id"], json!(id));
+        assert_eq!(body["applications"][0]["overdue"], json!(false));
+        let (_, body) = call(&app, "GET", "/api/v1/staff/applications?status=approved", &officer, None).await;
+        assert_eq!(body["applications"], json!([]));
+        let detail = format!("/api/v1/staff/applications/{id}");
+        let (status, body) = call(&app, "GET", &detail, &officer, None).await;
+        assert_eq!(status, 200, "{body}");
+        let steps: Vec<&str> = body["actions"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
+        assert_eq!(steps, ["take"]);
+        let act = |step: &str| format!("/api/v1/staff/applications/{id}/actions/{step}");
+        let (status, body) = call(&app, "POST", &act("approve"), &officer, None).await;
+        assert_eq!((status, &body["error"]["message"]), (409, &json!("Сейчас это действие недоступно: заявление в статусе «Принята».")));
+        let (status, body) = call(&app, "POST", &act("take"), &officer, None).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body["claimed_by"].is_string(), "{body}");
+        let (status, body) = call(&app, "POST", &act("request_clarification"), &officer, Some(json!({}))).await;
+        assert_eq!((status, &body["error"]["message"]), (409, &json!("«Запросить уточнение»: напишите комментарий.")));
+        let (status, body) = call(&app, "POST", &act("request_clarification"), &officer, Some(json!({"comment": "Уточните СНИЛС"}))).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["application"]["status"], json!("clarification"));
+        assert_eq!(body["timeline"].as_array().unwrap().last().unwrap()["comment"], json!("Уточните СНИЛС"));
+        let (status, body) = call(&app, "POST", &format!("/api/v1/staff/applications/{id}/answers"), &officer, Some(json!({"text": " "}))).await;
+        assert_eq!(status, 422, "{body}");
+        // The applicant is told, as from the page.
+        let sms = app.outbox(Some(PHONE)).await;
+        assert!(sms[0]["text"].as_str().unwrap().contains("требуется уточнение"), "{}", sms[0]);
+
+        // Another agency sees nothing of it; the dashboard counts it; sign-out ends it.
+        let (_, out, _) = cli(&app, &["add", "--login", "fns", "--name", "Налогов Николай Ильич", "--role", "officer", "--agency", "FNS"]);
+        staff_ready(&app, "fns", &printed_password(&out)).await;
+        let (_, body) = call(&app, "POST", "/api/v1/staff/sessions", "", Some(json!({"login": "fns", "password": STAFF_PASSWORD}))).await;
+        let stranger = body["token"].as_str().unwrap().to_owned();
+        assert_eq!(call(&app, "GET", &detail, &stranger, None).await.0, 404);
+        let (status, body) = call(&app, "GET", "/api/v1/staff/dashboard", &officer, None).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!((&body["by_status"]["clarification"], &body["total"], &body["open"]), (&json!(1), &json!(1), &json!(0)));
+        assert_eq!(call(&app, "DELETE", "/api/v1/staff/session", &officer, None).await.0, 204);
+        assert_eq!(call(&app, "GET", "/api/v1/staff/applications", &officer, None).await.0, 401);
+    }
+}
+
 /// Polls the applicant's view of an application until its status is `want`.
 async fn status_when(
     app: &crate::support::TestApp,

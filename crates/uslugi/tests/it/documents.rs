@@ -30,6 +30,7 @@ pub(crate) async fn call(
 ) -> (u16, Value) {
     let mut r = match method {
         "POST" => app.http.post(app.url(path)),
+        "DELETE" => app.http.delete(app.url(path)),
         _ => app.http.get(app.url(path)),
     }
     .bearer_auth(token);
