@@ -926,16 +926,23 @@ impl Applications {
         })
     }
 
+    /// The stored result document of an application `actor` may see.
+    async fn document_of(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<Option<DocumentRow>, ApplicationError> {
+        let a = self.get(actor, id).await?;
+        Ok(rows::document_by(&mut *self.db.read().await?, DocumentKey::Application, &a.id).await?)
+    }
+
     /// The result document of an application `actor` may see: (number, PDF).
     pub async fn result(
         &self,
         actor: &Actor,
         id: &str,
     ) -> Result<Option<(String, Vec<u8>)>, ApplicationError> {
-        let a = self.get(actor, id).await?;
-        let row =
-            rows::document_by(&mut *self.db.read().await?, DocumentKey::Application, &a.id).await?;
-        let Some(d) = row else { return Ok(None) };
+        let Some(d) = self.document_of(actor, id).await? else { return Ok(None) };
         let b64 = self
             .vault
             .decrypt(&d.pdf, &format!("result.pdf:{}", d.id))
@@ -1048,9 +1055,7 @@ impl Applications {
         actor: &Actor,
         id: &str,
     ) -> Result<Option<(String, Vec<u8>)>, ApplicationError> {
-        let a = self.get(actor, id).await?;
-        let row =
-            rows::document_by(&mut *self.db.read().await?, DocumentKey::Application, &a.id).await?;
+        let row = self.document_of(actor, id).await?;
         Ok(row.filter(|d| d.algorithm == documents::GOST).and_then(|d| {
             base64::engine::general_purpose::URL_SAFE_NO_PAD
                 .decode(&d.signature)

@@ -216,12 +216,7 @@ on_both_backends! {
 
 on_both_backends! {
     demo async fn an_appeal_after_the_window_is_refused(app) {
-        let token = app.register(PHONE).await;
-        call(&app, "POST", "/api/v1/me/documents", &token, Some(maria())).await;
-        documents_when(&app, &token, "verified").await;
-        let (_, body) = call(&app, "POST", "/api/v1/services/pension-rights-statement/applications", &token, None).await;
-        let id = body["application"]["id"].as_str().unwrap().to_owned();
-        call(&app, "POST", &format!("/api/v1/me/applications/{id}/submit"), &token, None).await;
+        let (_, id) = submitted_statement(&app).await;
         let officer = staff_ready(&app, "officer", &demo(&app, "officer")).await;
         let path = format!("/staff/applications/{id}/act");
         officer.post(&path, &[("transition", "take")]).await;
@@ -238,12 +233,7 @@ on_both_backends! {
 
 on_both_backends! {
     demo async fn an_unanswered_clarification_is_rejected_when_its_window_closes(app) {
-        let token = app.register(PHONE).await;
-        call(&app, "POST", "/api/v1/me/documents", &token, Some(maria())).await;
-        documents_when(&app, &token, "verified").await;
-        let (_, body) = call(&app, "POST", "/api/v1/services/pension-rights-statement/applications", &token, None).await;
-        let id = body["application"]["id"].as_str().unwrap().to_owned();
-        call(&app, "POST", &format!("/api/v1/me/applications/{id}/submit"), &token, None).await;
+        let (token, id) = submitted_statement(&app).await;
         let officer = staff_ready(&app, "officer", &demo(&app, "officer")).await;
         let path = format!("/staff/applications/{id}/act");
         officer.post(&path, &[("transition", "take")]).await;
@@ -271,12 +261,7 @@ on_both_backends! {
 
 on_both_backends! {
     demo async fn the_back_office_works_through_the_api(app) {
-        let token = app.register(PHONE).await;
-        call(&app, "POST", "/api/v1/me/documents", &token, Some(maria())).await;
-        documents_when(&app, &token, "verified").await;
-        let (_, body) = call(&app, "POST", "/api/v1/services/pension-rights-statement/applications", &token, None).await;
-        let id = body["application"]["id"].as_str().unwrap().to_owned();
-        call(&app, "POST", &format!("/api/v1/me/applications/{id}/submit"), &token, None).await;
+        let (token, id) = submitted_statement(&app).await;
 
         // Signing in: a one-time password only lets the member change it.
         let one_time = demo(&app, "officer");
@@ -337,6 +322,22 @@ on_both_backends! {
         assert_eq!(call(&app, "DELETE", "/api/v1/staff/session", &officer, None).await.0, 204);
         assert_eq!(call(&app, "GET", "/api/v1/staff/applications", &officer, None).await.0, 401);
     }
+}
+
+/// A standard citizen (documents verified) with a submitted «Сведения о состоянии ИЛС»
+/// (СФР, the demo officer's agency): (session, application id).
+async fn submitted_statement(app: &crate::support::TestApp) -> (String, String) {
+    let token = app.register(PHONE).await;
+    call(app, "POST", "/api/v1/me/documents", &token, Some(maria())).await;
+    documents_when(app, &token, "verified").await;
+    let (_, body) =
+        call(app, "POST", "/api/v1/services/pension-rights-statement/applications", &token, None)
+            .await;
+    let id = body["application"]["id"].as_str().unwrap().to_owned();
+    let (status, body) =
+        call(app, "POST", &format!("/api/v1/me/applications/{id}/submit"), &token, None).await;
+    assert_eq!(status, 200, "{body}");
+    (token, id)
 }
 
 /// Polls the applicant's view of an application until its status is `want`.
