@@ -1821,6 +1821,43 @@ impl Identity {
 
     // --- the cabinet ---------------------------------------------------------------------
 
+    /// Where copies of application notices go besides the cabinet: the person's choice
+    /// (by e-mail, by SMS), or `None` when they never chose (e-mail when an address is
+    /// confirmed, else SMS).
+    pub async fn notification_channels(
+        &self,
+        account_id: &str,
+    ) -> Result<Option<(bool, bool)>, IdentityError> {
+        Ok(rows::notification_channels(&self.db, account_id).await?)
+    }
+
+    /// Records the person's choice of channels, journaled.
+    pub async fn set_notification_channels(
+        &self,
+        account_id: &str,
+        by_email: bool,
+        by_sms: bool,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), IdentityError> {
+        let mut tx = self.db.begin().await?;
+        rows::set_notification_channels(&mut tx, account_id, by_email, by_sms, to_micros(now))
+            .await?;
+        let details = serde_json::json!({ "email": by_email, "sms": by_sms });
+        self.journal(
+            &mut tx,
+            "notifications.channels",
+            Outcome::Ok,
+            Some(account_id),
+            origin,
+            details,
+            now,
+        )
+        .await?;
+        commit(tx).await?;
+        Ok(())
+    }
+
     pub async fn account(&self, account_id: &str) -> Result<AccountView, IdentityError> {
         let a = rows::get_account(&self.db, account_id)
             .await?

@@ -155,8 +155,11 @@ pub struct Applicant {
     /// «Демидова Мария Ивановна», for the result document.
     pub name: String,
     pub level: Level,
-    /// Confirmed contacts: (channel, address).
+    /// Where copies of notices go (confirmed contacts of the channels the person chose):
+    /// (channel, address).
     pub contacts: Vec<(Channel, String)>,
+    /// The confirmed e-mail, where documents are sent on request.
+    pub email: Option<String>,
 }
 
 /// «Мои заявки» filters; empty ones do not filter.
@@ -1005,9 +1008,7 @@ impl Applications {
                 "Документ: результат по заявлению ещё не готов.".into(),
             ));
         };
-        let Some(email) =
-            applicant.contacts.iter().find(|(c, _)| *c == Channel::Email).map(|(_, e)| e.clone())
-        else {
+        let Some(email) = applicant.email.clone() else {
             return Err(ApplicationError::Refused(
                 "Электронная почта: добавьте и подтвердите адрес в профиле — документ \
                  отправляется только на подтверждённую почту."

@@ -788,3 +788,48 @@ pub async fn replace_contact(
         Err(e) => Err(e.into()),
     }
 }
+
+/// The channels a person chose for copies of application notices: (by e-mail, by SMS);
+/// `None` when they never chose.
+pub async fn notification_channels(
+    db: &Db,
+    account_id: &str,
+) -> Result<Option<(bool, bool)>, StoreError> {
+    let row = sqlx::query(
+        "SELECT CAST(by_email AS BIGINT) AS by_email, CAST(by_sms AS BIGINT) AS by_sms \
+         FROM notification_channels WHERE account_id = $1",
+    )
+    .bind(account_id)
+    .fetch_optional(db.reads())
+    .await?;
+    Ok(match row {
+        Some(r) => {
+            let email: i64 = r.try_get("by_email")?;
+            let sms: i64 = r.try_get("by_sms")?;
+            Some((email != 0, sms != 0))
+        }
+        None => None,
+    })
+}
+
+/// Records the person's choice of channels on `conn` (with its journal entry).
+pub async fn set_notification_channels(
+    conn: &mut Conn,
+    account_id: &str,
+    by_email: bool,
+    by_sms: bool,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO notification_channels (account_id, by_email, by_sms, updated_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (account_id) DO UPDATE \
+         SET by_email = excluded.by_email, by_sms = excluded.by_sms, updated_at = excluded.updated_at",
+    )
+    .bind(account_id)
+    .bind(i16::from(by_email))
+    .bind(i16::from(by_sms))
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -513,6 +513,7 @@ pub async fn erase_account(conn: &mut Conn, account_id: &str, now: i64) -> Resul
         "DELETE FROM backup_codes WHERE account_id = $1",
         "DELETE FROM trusted_devices WHERE account_id = $1",
         "DELETE FROM signin_challenges WHERE account_id = $1",
+        "DELETE FROM notification_channels WHERE account_id = $1",
         "UPDATE sessions SET ip = NULL, user_agent = NULL WHERE account_id = $1",
     ] {
         sqlx::query(sql).bind(account_id).execute(&mut *conn).await?;

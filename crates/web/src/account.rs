@@ -767,8 +767,11 @@ async fn render_documents(
     typed: Option<identity::documents::DocumentsForm>,
     errors: FormErrors,
 ) -> Result<DocumentsPage, AppError> {
-    let account = state.identity.account(&session.account_id).await?;
+    // The check's state first, then the level: a verification that commits in between
+    // raises the level in the same commit, so the page never shows «Проверено» beside
+    // the old level.
     let view = state.identity.documents(&session.account_id).await?;
+    let account = state.identity.account(&session.account_id).await?;
     let form = typed.unwrap_or_else(|| {
         view.pending
             .as_ref()

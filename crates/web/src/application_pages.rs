@@ -30,7 +30,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/services/{id}/apply", post(start))
         .route("/cabinet/applications", get(mine_page))
-        .route("/cabinet/notifications", get(notices_page))
+        .route("/cabinet/notifications", get(notices_page).post(channels_submit))
         .route("/cabinet/results", get(results_page))
         .route("/cabinet/applications/{id}/send", post(send_result))
         .route("/cabinet/applications/{id}", get(page).post(post_form))
@@ -851,16 +851,58 @@ struct NoticesPage {
     chrome: Chrome,
     /// (when, application id, number, service, text, comment)
     notices: Vec<(String, String, String, String, String, String)>,
+    channels: crate::applications::Channels,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ChannelsForm {
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    sms: Option<String>,
+}
+
+/// The choice of channels for copies of notices (the form on «Уведомления»).
+async fn channels_submit(
+    SignedIn(session): SignedIn,
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+    Form(f): Form<ChannelsForm>,
+) -> Result<Response, AppError> {
+    let (email, sms) = (f.email.is_some(), f.sms.is_some());
+    match crate::applications::set_channels(&state, &session.account_id, email, sms, &origin).await
+    {
+        Ok(()) => Ok(see_other("/cabinet/notifications?done=channels")),
+        Err(AppError::Refused { message, .. }) => {
+            let page = notices(&state, &session.account_id, None, Some(message)).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// «Уведомления»: the newest steps on the person's applications (in-app, always).
 async fn notices_page(
     SignedIn(session): SignedIn,
     State(state): State<AppState>,
+    Query(q): Query<PageQuery>,
+) -> Result<NoticesPage, AppError> {
+    let notice =
+        q.done.filter(|d| d == "channels").map(|_| "Настройки уведомлений сохранены.".to_owned());
+    notices(&state, &session.account_id, notice, None).await
+}
+
+async fn notices(
+    state: &AppState,
+    account_id: &str,
+    notice: Option<String>,
+    error: Option<String>,
 ) -> Result<NoticesPage, AppError> {
     let notices = state
         .applications
-        .notices(&session.account_id, 100)
+        .notices(account_id, 100)
         .await?
         .into_iter()
         .map(|n| {
@@ -874,7 +916,13 @@ async fn notices_page(
             )
         })
         .collect();
-    Ok(NoticesPage { chrome: Chrome { nav: "cabinet", signed_in: true }, notices })
+    Ok(NoticesPage {
+        chrome: Chrome { nav: "cabinet", signed_in: true },
+        notices,
+        channels: crate::applications::channels(state, account_id).await?,
+        notice,
+        error,
+    })
 }
 
 async fn mine_page(

@@ -25,6 +25,7 @@ pub fn api_routes() -> Router<AppState> {
         .route("/me/applications", get(api_mine))
         .route("/me/notifications", get(api_notices))
         .route("/me/results", get(api_results))
+        .route("/me/notification-channels", get(api_channels).put(api_set_channels))
         .route("/me/applications/{id}/result/send", post(api_send_result))
         .route("/me/applications/{id}", get(api_get).delete(api_delete))
         .route("/me/applications/{id}/answers", put(api_save))
@@ -88,6 +89,112 @@ fn invalid(problems: Vec<Problem>) -> AppError {
     }
 }
 
+/// The person's channels for copies of notices, as the cabinet shows them.
+#[derive(Debug, Serialize)]
+pub(crate) struct Channels {
+    pub(crate) email: bool,
+    pub(crate) sms: bool,
+    /// Whether the person chose (else the default: e-mail if confirmed, else SMS).
+    pub(crate) chosen: bool,
+    /// The confirmed contacts, masked.
+    pub(crate) email_address: Option<String>,
+    pub(crate) phone: Option<String>,
+}
+
+pub(crate) async fn channels(state: &AppState, account_id: &str) -> Result<Channels, AppError> {
+    let account = state.identity.account(account_id).await?;
+    let confirmed = |kind: &str| account.contacts.iter().find(|c| c.confirmed && c.kind == kind);
+    let (email, phone) = (confirmed("email"), confirmed("phone"));
+    let chosen = state.identity.notification_channels(account_id).await?;
+    let (by_email, by_sms) = chosen.unwrap_or((email.is_some(), email.is_none()));
+    Ok(Channels {
+        email: by_email,
+        sms: by_sms,
+        chosen: chosen.is_some(),
+        email_address: email.map(|c| c.masked.clone()),
+        phone: phone.map(|c| c.masked.clone()),
+    })
+}
+
+/// Records the person's choice; a channel without a confirmed contact is refused by name.
+pub(crate) async fn set_channels(
+    state: &AppState,
+    account_id: &str,
+    by_email: bool,
+    by_sms: bool,
+    origin: &journal::Origin,
+) -> Result<(), AppError> {
+    let current = channels(state, account_id).await?;
+    let refuse = |field: &str, message: &str| AppError::Refused {
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        code: "no_confirmed_contact",
+        message: message.to_owned(),
+        fields: vec![FieldProblem {
+            field: field.to_owned(),
+            code: "no_confirmed_contact".into(),
+            message: message.to_owned(),
+        }],
+    };
+    if by_email && current.email_address.is_none() {
+        return Err(refuse(
+            "email",
+            "По электронной почте: сначала добавьте и подтвердите адрес в разделе «Контакты».",
+        ));
+    }
+    if by_sms && current.phone.is_none() {
+        return Err(refuse(
+            "sms",
+            "По SMS: сначала добавьте и подтвердите номер телефона в разделе «Контакты».",
+        ));
+    }
+    let now = state.clock.now();
+    state.identity.set_notification_channels(account_id, by_email, by_sms, origin, now).await?;
+    Ok(())
+}
+
+async fn api_channels(
+    SignedIn(session): SignedIn,
+    State(state): State<AppState>,
+) -> Result<Json<Channels>, AppError> {
+    Ok(Json(channels(&state, &session.account_id).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct ChannelsBody {
+    #[serde(default)]
+    email: bool,
+    #[serde(default)]
+    sms: bool,
+}
+
+async fn api_set_channels(
+    SignedIn(session): SignedIn,
+    ClientOrigin(origin): ClientOrigin,
+    State(state): State<AppState>,
+    Json(body): Json<ChannelsBody>,
+) -> Result<Json<Channels>, AppError> {
+    set_channels(&state, &session.account_id, body.email, body.sms, &origin).await?;
+    Ok(Json(channels(&state, &session.account_id).await?))
+}
+
+/// Where copies of notices go: the channels the person chose, each to its confirmed
+/// contact; without a choice, e-mail when an address is confirmed, else SMS.
+pub(crate) fn notice_contacts(
+    chosen: Option<(bool, bool)>,
+    email: Option<String>,
+    phone: Option<String>,
+) -> Vec<(notify::Channel, String)> {
+    let (by_email, by_sms) = chosen.unwrap_or((email.is_some(), email.is_none()));
+    let mut out = Vec::new();
+    if let Some(email) = email.filter(|_| by_email) {
+        out.push((notify::Channel::Email, email));
+    }
+    if let Some(phone) = phone.filter(|_| by_sms) {
+        out.push((notify::Channel::Sms, phone));
+    }
+    out
+}
+
 /// The signed-in person as an applicant: level, confirmed contacts, and the verified
 /// data that pre-fills forms.
 pub async fn applicant(
@@ -103,13 +210,11 @@ pub async fn applicant(
     let confirmed = |kind: &str| {
         account.contacts.iter().find(|c| c.confirmed && c.kind == kind).map(|c| c.value.clone())
     };
-    // Notices go by e-mail when there is a confirmed address, else by SMS (until people
-    // choose channels per event).
-    let contacts = match (confirmed("email"), confirmed("phone")) {
-        (Some(email), _) => vec![(notify::Channel::Email, email)],
-        (None, Some(phone)) => vec![(notify::Channel::Sms, phone)],
-        (None, None) => Vec::new(),
-    };
+    let contacts = notice_contacts(
+        state.identity.notification_channels(account_id).await?,
+        confirmed("email"),
+        confirmed("phone"),
+    );
     let documents = state.identity.documents(account_id).await?;
     let mut profile = Profile {
         surname: Some(account.surname.clone()),
@@ -135,7 +240,8 @@ pub async fn applicant(
             .flatten()
             .collect::<Vec<_>>()
             .join(" ");
-    Ok((Applicant { account_id: account_id.to_owned(), name, level, contacts }, profile))
+    let email = confirmed("email");
+    Ok((Applicant { account_id: account_id.to_owned(), name, level, contacts, email }, profile))
 }
 
 /// An application as the API shows it.

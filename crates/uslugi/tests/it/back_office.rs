@@ -324,6 +324,50 @@ on_both_backends! {
     }
 }
 
+on_both_backends! {
+    demo async fn a_person_chooses_where_copies_of_notices_go(app) {
+        let (token, id) = submitted_statement(&app).await;
+        let channels = "/api/v1/me/notification-channels";
+        let (status, body) = call(&app, "GET", channels, &token, None).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!((&body["email"], &body["sms"], &body["chosen"]), (&json!(false), &json!(true), &json!(false)), "SMS by default without an e-mail");
+        let put = |body: serde_json::Value| {
+            let (app, token) = (&app, token.clone());
+            async move {
+                let r = app.http.put(app.url(channels)).bearer_auth(&token).json(&body).send().await.unwrap();
+                (r.status().as_u16(), r.json::<serde_json::Value>().await.unwrap())
+            }
+        };
+        let (status, body) = put(json!({"email": true, "sms": true})).await;
+        assert_eq!((status, &body["error"]["fields"][0]["field"]), (422, &json!("email")), "{body}");
+        let (status, body) = put(json!({"email": false, "sms": false})).await;
+        assert_eq!((status, &body["chosen"], &body["sms"]), (200, &json!(true), &json!(false)), "{body}");
+
+        // In the cabinet only: a step is a notice, and no SMS goes out.
+        let texts = |sms: &[serde_json::Value]| sms.iter().filter(|m| m["template"] == json!("application.status")).count();
+        let before = texts(&app.outbox(Some(PHONE)).await);
+        let officer = staff_ready(&app, "officer", &demo(&app, "officer")).await;
+        let path = format!("/staff/applications/{id}/act");
+        assert_eq!(officer.post(&path, &[("transition", "take")]).await.status, 303);
+        let (_, notices) = call(&app, "GET", "/api/v1/me/notifications", &token, None).await;
+        assert_eq!(notices["notifications"][0]["text"], json!("Статус: В проверке"), "{notices}");
+        assert_eq!(texts(&app.outbox(Some(PHONE)).await), before, "no copy by SMS");
+
+        // Back to SMS in the browser's form: the next step is copied.
+        let cookie = format!("uslugi_session={token}");
+        let r = app.http.post(app.url("/cabinet/notifications")).header("cookie", &cookie).form(&[("sms", "1")]).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 303);
+        let html = app.http.get(app.url("/cabinet/notifications?done=channels")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains("Настройки уведомлений сохранены") && html.contains("id=\"channel-sms\" checked"), "{html}");
+        let r = app.http.post(app.url("/cabinet/notifications")).header("cookie", &cookie).form(&[("email", "1")]).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 422);
+        assert!(r.text().await.unwrap().contains("сначала добавьте и подтвердите адрес"));
+        let asked = officer.post(&path, &[("transition", "request_clarification"), ("comment", "Уточните СНИЛС")]).await;
+        assert_eq!(asked.status, 303);
+        assert_eq!(texts(&app.outbox(Some(PHONE)).await), before + 1);
+    }
+}
+
 /// A standard citizen (documents verified) with a submitted «Сведения о состоянии ИЛС»
 /// (СФР, the demo officer's agency): (session, application id).
 async fn submitted_statement(app: &crate::support::TestApp) -> (String, String) {
