@@ -1,5 +1,5 @@
 //! Applications under load (reported, never asserted), on SQLite with durable commits:
-//! submitting applications (a draft, one 1 MB PDF attached, submission) from 16
+//! submitting applications (a draft, one 1 MB PDF attached, submission) from 64
 //! concurrent clients, and «Мои заявки» for a person with over 1,000 applications. The
 //! load comes from reqwest in this process, sharing the two cores with the server: the
 //! figures are conservative.
@@ -45,6 +45,32 @@ title = "Ответ"
 body = "Выдано {заявитель}."
 "#;
 
+/// The same form without a file: what a submission costs besides the attachment.
+const FORM_ONLY: &str = r#"id = "bench-form"
+title = "Заявление без документов"
+summary = "Нагрузочная проверка."
+description = "Услуга для нагрузочной проверки."
+category = "certificates"
+agency = "fns"
+applicants = ["person"]
+min_level = "standard"
+
+[deadline]
+working_days = 2
+review = "manual"
+
+[[form]]
+id = "full_name"
+label = "ФИО"
+type = "text"
+required = true
+prefill = "full_name"
+
+[result]
+title = "Ответ"
+body = "Выдано {заявитель}."
+"#;
+
 const APPLICATIONS: usize = 1_200;
 const CLIENTS: usize = 64;
 
@@ -65,6 +91,7 @@ async fn main() {
     let dir = std::env::temp_dir().join(format!("uslugi-bench-apps-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("services/catalog")).unwrap();
     std::fs::write(dir.join("services/catalog/bench-scan.toml"), SERVICE).unwrap();
+    std::fs::write(dir.join("services/catalog/bench-form.toml"), FORM_ONLY).unwrap();
     let mut settings = Settings::for_data_dir(&dir, sqlite_url(&dir.join("uslugi.db")));
     settings.demo_data = true;
     let running =
@@ -184,6 +211,45 @@ async fn main() {
         median(0),
         median(1),
         median(2),
+        cpu * 1000.0 / APPLICATIONS as f64,
+    );
+
+    // The same without the file (draft → submit): the share of the attachment.
+    let started = Instant::now();
+    let cpu = cpu_seconds();
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in 0..CLIENTS {
+        let (http, base, token) = (http.clone(), base.clone(), token.clone());
+        tasks.spawn(async move {
+            for _ in (c..APPLICATIONS).step_by(CLIENTS) {
+                let body: Value = http
+                    .post(format!("{base}/api/v1/services/bench-form/applications"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let id = body["application"]["id"].as_str().unwrap().to_owned();
+                let r = http
+                    .post(format!("{base}/api/v1/me/applications/{id}/submit"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu;
+    println!(
+        "submit without a file (draft + submit) {CLIENTS} clients: {:.0} applications/s  (CPU {:.1} ms per application)",
+        APPLICATIONS as f64 / seconds,
         cpu * 1000.0 / APPLICATIONS as f64,
     );
 
