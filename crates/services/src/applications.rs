@@ -956,6 +956,13 @@ impl Applications {
         Ok(Some((d.number, pdf)))
     }
 
+    /// Trusts the roots of qualified certificates (`qes_roots`) when verifying GOST
+    /// documents, so they stay verifiable after the GOST key is no longer configured.
+    pub fn with_roots(mut self, roots: Option<Arc<qes::TrustStore>>) -> Self {
+        self.signer = self.signer.with_roots(roots);
+        self
+    }
+
     /// Signs result documents with a GOST R 34.10-2012 key from now on (see
     /// [`Signer::with_gost`]); `Err` says, in Russian, why the key cannot be used.
     pub fn with_gost(

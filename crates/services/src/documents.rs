@@ -27,6 +27,8 @@ use store::vault::Vault;
 pub struct Signer {
     key: SigningKey,
     gost: Option<Gost>,
+    /// The roots GOST documents chain to when no GOST key signs any more (`qes_roots`).
+    roots: Option<std::sync::Arc<qes::TrustStore>>,
 }
 
 /// A configured GOST key, and the roots its documents chain to.
@@ -70,7 +72,7 @@ impl Signer {
                 .collect();
             // Valid unless the digest is zero or above the group order (about 2^-32).
             if let Ok(key) = SigningKey::from_slice(&bytes) {
-                return Self { key, gost: None };
+                return Self { key, gost: None, roots: None };
             }
             round += 1;
         }
@@ -85,6 +87,13 @@ impl Signer {
     pub fn sign(&self, bytes: &[u8]) -> String {
         let signature: Signature = self.key.sign(bytes);
         B64URL.encode(signature.to_bytes())
+    }
+
+    /// Trusts `roots` for the GOST documents issued before (when no GOST key is
+    /// configured now, or besides its chain).
+    pub fn with_roots(mut self, roots: Option<std::sync::Arc<qes::TrustStore>>) -> Self {
+        self.roots = roots;
+        self
     }
 
     /// Signs with the GOST key from now on. `roots` are the trusted roots of qualified
@@ -160,13 +169,16 @@ impl Signer {
         match algorithm {
             ES256 => verify(public_key, signature, bytes),
             GOST => {
-                let (Some(g), Ok(cms), Ok(cert)) =
-                    (&self.gost, B64URL.decode(signature), B64URL.decode(public_key))
+                let (Ok(cms), Ok(cert)) = (B64URL.decode(signature), B64URL.decode(public_key))
                 else {
                     return false;
                 };
-                qes::verify_detached(&cms, bytes, &[], &g.trust, issued_at)
-                    .is_ok_and(|v| v.certificate.der() == cert.as_slice())
+                let stores =
+                    self.gost.as_ref().map(|g| &*g.trust).into_iter().chain(self.roots.as_deref());
+                stores.any(|trust| {
+                    qes::verify_detached(&cms, bytes, &[], trust, issued_at)
+                        .is_ok_and(|v| v.certificate.der() == cert.as_slice())
+                })
             }
             _ => false,
         }
@@ -217,5 +229,37 @@ mod tests {
             digest(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    /// A GOST document stays verifiable with the roots of `qes_roots` once the key is no
+    /// longer configured, and not without them. (Needs the generated material.)
+    #[test]
+    fn gost_documents_verify_with_the_roots_after_the_key_is_gone() {
+        let Some(dir) = std::env::var_os("USLUGI_QES_MATERIAL").filter(|d| !d.is_empty()) else {
+            eprintln!("skipped: USLUGI_QES_MATERIAL is not set (scripts/test sets it)");
+            return;
+        };
+        let dir = std::path::PathBuf::from(dir).join("citizen/gost256");
+        let read = |f: &str| std::fs::read(dir.join(f)).unwrap();
+        let chain = [read("user.pem"), read("ca.pem")].concat();
+        let at = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 23, 9, 0, 0).unwrap();
+        let vault = Vault::new(&[7; 32], &[]);
+        let gost = qes::DocumentSigner::from_pem(&read("key.pem"), &chain).unwrap();
+        let signer = Signer::from_vault(&vault).with_gost(gost, None, at).unwrap();
+        let pdf = b"%PDF-1.7 a document".to_vec();
+        let signed = signer.sign_document(&pdf, at).unwrap();
+        assert_eq!(signed.algorithm, GOST);
+        let check = |s: &Signer, bytes: &[u8]| {
+            s.verify_document(GOST, &signed.public_key, &signed.signature, bytes, at)
+        };
+        assert!(check(&signer, &pdf));
+        let later = Signer::from_vault(&vault);
+        assert!(!check(&later, &pdf), "no trusted root");
+        let roots = qes::TrustStore::from_pem_or_der(&[&read("ca.pem")]).unwrap();
+        let later = later.with_roots(Some(std::sync::Arc::new(roots)));
+        assert!(check(&later, &pdf));
+        let mut changed = pdf.clone();
+        changed[3] ^= 1;
+        assert!(!check(&later, &changed));
     }
 }

@@ -188,6 +188,7 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
             upload_limit_mb: settings.upload_limit_mb,
         },
     );
+    applications = applications.with_roots(qes_trust.clone());
     if let Some(signer) = &settings.document_signer {
         applications = applications
             .with_gost(signer.clone(), qes_trust.as_deref(), clock.now())
