@@ -173,7 +173,7 @@ impl Signer {
                 else {
                     return false;
                 };
-                let stores =
+                let mut stores =
                     self.gost.as_ref().map(|g| &*g.trust).into_iter().chain(self.roots.as_deref());
                 stores.any(|trust| {
                     qes::verify_detached(&cms, bytes, &[], trust, issued_at)
