@@ -46,30 +46,13 @@ body = "Выдано {заявитель}."
 "#;
 
 /// The same form without a file: what a submission costs besides the attachment.
-const FORM_ONLY: &str = r#"id = "bench-form"
-title = "Заявление без документов"
-summary = "Нагрузочная проверка."
-description = "Услуга для нагрузочной проверки."
-category = "certificates"
-agency = "fns"
-applicants = ["person"]
-min_level = "standard"
-
-[deadline]
-working_days = 2
-review = "manual"
-
-[[form]]
-id = "full_name"
-label = "ФИО"
-type = "text"
-required = true
-prefill = "full_name"
-
-[result]
-title = "Ответ"
-body = "Выдано {заявитель}."
-"#;
+fn form_only() -> String {
+    let (head, tail) = SERVICE.split_once("[[attachments]]").unwrap();
+    let result = &tail[tail.find("[result]").unwrap()..];
+    format!("{head}{result}")
+        .replace("id = \"bench-scan\"", "id = \"bench-form\"")
+        .replace("Заявление с копией документа", "Заявление без документов")
+}
 
 const APPLICATIONS: usize = 1_200;
 const CLIENTS: usize = 64;
@@ -91,7 +74,7 @@ async fn main() {
     let dir = std::env::temp_dir().join(format!("uslugi-bench-apps-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("services/catalog")).unwrap();
     std::fs::write(dir.join("services/catalog/bench-scan.toml"), SERVICE).unwrap();
-    std::fs::write(dir.join("services/catalog/bench-form.toml"), FORM_ONLY).unwrap();
+    std::fs::write(dir.join("services/catalog/bench-form.toml"), form_only()).unwrap();
     let mut settings = Settings::for_data_dir(&dir, sqlite_url(&dir.join("uslugi.db")));
     settings.demo_data = true;
     let running =
