@@ -238,6 +238,32 @@ pub struct Verified {
     pub algorithm: String,
 }
 
+/// An application whose applicant's window ran out, and the step that closes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overdue {
+    pub id: String,
+    pub account_id: String,
+    pub transition: String,
+    /// The last day the applicant had.
+    pub act_by: Option<NaiveDate>,
+}
+
+/// The system step that closes a wait for the applicant in `state`: the workflow's
+/// system transition out of a state that pauses the deadline (not the checks' steps).
+fn expiry_step<'w>(
+    workflow: &'w Workflow,
+    state: &str,
+) -> Option<&'w crate::definition::Transition> {
+    if !workflow.state(state).is_some_and(|s| s.pauses_deadline) {
+        return None;
+    }
+    workflow.transitions.iter().find(|t| {
+        t.role == Role::System
+            && t.from.iter().any(|f| f == state)
+            && !matches!(t.id.as_str(), checks::PASSED | checks::FAILED)
+    })
+}
+
 /// A document issued to the person, as «Полученные документы» lists it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Issued {
@@ -929,14 +955,27 @@ impl Applications {
         })
     }
 
-    /// The stored result document of an application `actor` may see.
+    /// An application `actor` may see, with its stored result document if there is one.
     async fn document_of(
         &self,
         actor: &Actor,
         id: &str,
-    ) -> Result<Option<DocumentRow>, ApplicationError> {
+    ) -> Result<(Application, Option<DocumentRow>), ApplicationError> {
         let a = self.get(actor, id).await?;
-        Ok(rows::document_by(&mut *self.db.read().await?, DocumentKey::Application, &a.id).await?)
+        let d =
+            rows::document_by(&mut *self.db.read().await?, DocumentKey::Application, &a.id).await?;
+        Ok((a, d))
+    }
+
+    /// The PDF of a stored document, unsealed.
+    fn pdf_of(&self, d: &DocumentRow) -> Result<Vec<u8>, ApplicationError> {
+        let failed =
+            |e: String| ApplicationError::Internal(format!("result document {}: {e}", d.id));
+        let b64 = self
+            .vault
+            .decrypt(&d.pdf, &format!("result.pdf:{}", d.id))
+            .map_err(|e| failed(e.to_string()))?;
+        base64::engine::general_purpose::STANDARD.decode(b64).map_err(|e| failed(e.to_string()))
     }
 
     /// The result document of an application `actor` may see: (number, PDF).
@@ -945,15 +984,8 @@ impl Applications {
         actor: &Actor,
         id: &str,
     ) -> Result<Option<(String, Vec<u8>)>, ApplicationError> {
-        let Some(d) = self.document_of(actor, id).await? else { return Ok(None) };
-        let b64 = self
-            .vault
-            .decrypt(&d.pdf, &format!("result.pdf:{}", d.id))
-            .map_err(|e| ApplicationError::Internal(format!("result document {}: {e}", d.id)))?;
-        let pdf = base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .map_err(|e| ApplicationError::Internal(format!("result document {}: {e}", d.id)))?;
-        Ok(Some((d.number, pdf)))
+        let (_, Some(d)) = self.document_of(actor, id).await? else { return Ok(None) };
+        Ok(Some((d.number.clone(), self.pdf_of(&d)?)))
     }
 
     /// Trusts the roots of qualified certificates (`qes_roots`) when verifying GOST
@@ -1009,8 +1041,7 @@ impl Applications {
         if actor.role != Role::Applicant {
             return Err(ApplicationError::NotFound);
         }
-        let a = self.get(actor, id).await?;
-        let Some((number, pdf)) = self.result(actor, id).await? else {
+        let (a, Some(d)) = self.document_of(actor, id).await? else {
             return Err(ApplicationError::Refused(
                 "Документ: результат по заявлению ещё не готов.".into(),
             ));
@@ -1022,6 +1053,7 @@ impl Applications {
                     .into(),
             ));
         };
+        let (number, pdf) = (d.number.clone(), self.pdf_of(&d)?);
         let (service, _) = self.service(&a.service_id)?;
         let template = Template::ResultDocument {
             link: format!("{}/verify/{number}", self.public_url),
@@ -1063,7 +1095,7 @@ impl Applications {
         actor: &Actor,
         id: &str,
     ) -> Result<Option<(String, Vec<u8>)>, ApplicationError> {
-        let row = self.document_of(actor, id).await?;
+        let (_, row) = self.document_of(actor, id).await?;
         Ok(row.filter(|d| d.algorithm == documents::GOST).and_then(|d| {
             base64::engine::general_purpose::URL_SAFE_NO_PAD
                 .decode(&d.signature)
@@ -1230,31 +1262,27 @@ impl Applications {
     }
 
     /// Applications whose applicant let a window run out — a clarification not answered
-    /// by its date — with the system step that closes each (the workflow's system
-    /// transition out of a state that pauses the deadline): (id, account, transition).
+    /// by its date — with the system step that closes each (see [`expiry_step`]).
     pub async fn overdue(
         &self,
         now: DateTime<Utc>,
         limit: i64,
-    ) -> Result<Vec<(String, String, String)>, ApplicationError> {
-        let mut expiry: Vec<(String, String)> = Vec::new();
-        for service in self.catalog.services() {
-            let Some(workflow) = self.catalog.workflow(&service.workflow) else { continue };
-            for t in workflow.transitions.iter().filter(|t| t.role == Role::System) {
-                for from in &t.from {
-                    if workflow.state(from).is_some_and(|s| s.pauses_deadline)
-                        && !expiry.iter().any(|(s, _)| s == from)
-                    {
-                        expiry.push((from.clone(), t.id.clone()));
-                    }
+    ) -> Result<Vec<Overdue>, ApplicationError> {
+        let workflows: std::collections::BTreeSet<&str> =
+            self.catalog.services().iter().map(|s| s.workflow.as_str()).collect();
+        let mut statuses: Vec<String> = Vec::new();
+        for workflow in workflows.into_iter().filter_map(|w| self.catalog.workflow(w)) {
+            for state in &workflow.states {
+                if expiry_step(workflow, &state.id).is_some() && !statuses.contains(&state.id) {
+                    statuses.push(state.id.clone());
                 }
             }
         }
-        if expiry.is_empty() {
+        if statuses.is_empty() {
             return Ok(Vec::new());
         }
         let filter = Filter {
-            statuses: expiry.iter().map(|(s, _)| s.clone()).collect(),
+            statuses,
             act_by_before: Some(moscow_date(now).format("%Y-%m-%d").to_string()),
             limit: limit.clamp(1, 1000),
             ..Filter::default()
@@ -1264,14 +1292,15 @@ impl Applications {
             .into_iter()
             .filter_map(|r| {
                 // A state id may mean different things in different workflows: take the
-                // application's own workflow's system step out of it.
+                // application's own workflow's step.
                 let (_, workflow) = self.service(&r.service_id).ok()?;
-                let step = workflow.transitions.iter().find(|t| {
-                    t.role == Role::System
-                        && t.from.contains(&r.status)
-                        && !matches!(t.id.as_str(), checks::PASSED | checks::FAILED)
-                })?;
-                Some((r.id, r.account_id, step.id.clone()))
+                let step = expiry_step(workflow, &r.status)?;
+                Some(Overdue {
+                    transition: step.id.clone(),
+                    act_by: r.act_by.as_deref().and_then(|d| d.parse().ok()),
+                    id: r.id,
+                    account_id: r.account_id,
+                })
             })
             .collect())
     }

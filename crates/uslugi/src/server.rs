@@ -577,29 +577,23 @@ async fn expire_overdue(
                 continue;
             }
         };
-        for (id, account_id, transition) in due {
-            let applicant = match web::applicant(&state, &account_id).await {
+        for due in due {
+            let applicant = match web::applicant(&state, &due.account_id).await {
                 Ok((applicant, _)) => applicant,
                 Err(e) => {
-                    tracing::warn!(application = %id, error = ?e, "applicant unavailable; will retry");
+                    tracing::warn!(application = %due.id, error = ?e, "applicant unavailable; will retry");
                     continue;
                 }
             };
-            let act_by = state
-                .applications
-                .get(&Actor::system(), &id)
-                .await
-                .ok()
-                .and_then(|a| a.act_by)
-                .map(|d| d.format("%d.%m.%Y").to_string())
-                .unwrap_or_default();
+            let act_by = due.act_by.map(|d| d.format("%d.%m.%Y").to_string()).unwrap_or_default();
             let comment = format!(
                 "Ответ на запрос не получен до {act_by} включительно. Заявление можно подать заново."
             );
             let origin = journal::Origin::default();
+            let (id, transition) = (&due.id, &due.transition);
             let result = state
                 .applications
-                .act(&Actor::system(), &id, &transition, Some(&comment), &applicant, &origin, now)
+                .act(&Actor::system(), id, transition, Some(&comment), &applicant, &origin, now)
                 .await;
             match result {
                 Ok(_) => tracing::info!(application = %id, %transition, "applicant window closed"),
