@@ -424,14 +424,13 @@ pub struct FileRow {
     pub file_name: String,
     pub content_type: String,
     pub size: i64,
-    pub sha256: String,
     pub created_at: i64,
 }
 
 pub async fn insert_file(conn: &mut Conn, f: &FileRow) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO application_files (id, application_id, rule, file_name, content_type, \
-           size, sha256, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+           size, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&f.id)
     .bind(&f.application_id)
@@ -439,7 +438,6 @@ pub async fn insert_file(conn: &mut Conn, f: &FileRow) -> Result<(), StoreError>
     .bind(&f.file_name)
     .bind(&f.content_type)
     .bind(f.size)
-    .bind(&f.sha256)
     .bind(f.created_at)
     .execute(conn)
     .await?;
@@ -448,7 +446,7 @@ pub async fn insert_file(conn: &mut Conn, f: &FileRow) -> Result<(), StoreError>
 
 pub async fn files(conn: &mut Conn, application_id: &str) -> Result<Vec<FileRow>, StoreError> {
     let rows = sqlx::query(
-        "SELECT id, application_id, rule, file_name, content_type, size, sha256, created_at \
+        "SELECT id, application_id, rule, file_name, content_type, size, created_at \
          FROM application_files WHERE application_id = $1 ORDER BY created_at, id",
     )
     .bind(application_id)
@@ -463,7 +461,6 @@ pub async fn files(conn: &mut Conn, application_id: &str) -> Result<Vec<FileRow>
                 file_name: r.try_get("file_name")?,
                 content_type: r.try_get("content_type")?,
                 size: r.try_get("size")?,
-                sha256: r.try_get("sha256")?,
                 created_at: r.try_get("created_at")?,
             })
         })

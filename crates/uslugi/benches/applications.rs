@@ -5,6 +5,8 @@
 //! figures are conservative.
 //!
 //!   cargo bench -p uslugi --bench applications      (or scripts/bench applications)
+//!
+//! `USLUGI_BENCH_ONLY=file` runs only the submissions with a file (for a profiler).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -196,6 +198,12 @@ async fn main() {
         median(2),
         cpu * 1000.0 / APPLICATIONS as f64,
     );
+
+    if std::env::var("USLUGI_BENCH_ONLY").is_ok_and(|only| only == "file") {
+        running.shutdown().await.unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    }
 
     // The same without the file (draft → submit): the share of the attachment.
     let started = Instant::now();

@@ -2,7 +2,7 @@
 //! the API), list, download, delete; refusals say in Russian what is wrong with the file.
 //! These routes accept bodies up to the upload limit; every other route keeps 1 MiB.
 
-use axum::body::Bytes;
+use axum::body::{Body, HttpBody as _};
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -10,6 +10,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use services::applications::{Actor, ApplicationError, FileInfo};
+use store::vault::BlobBuffer;
 
 use crate::AppState;
 use crate::account::see_other;
@@ -17,6 +18,12 @@ use crate::application_pages::refused_file as refused;
 use crate::error::AppError;
 use crate::session::SignedIn;
 use crate::staff::StaffSignedIn;
+
+/// How much of an upload is read: twice the file limit, so that a file somewhat too
+/// large is refused by name and size rather than as a bare «too large» request.
+pub(crate) fn body_limit(upload_limit_mb: u32) -> usize {
+    upload_limit_mb as usize * 2 * 1024 * 1024 + 256 * 1024
+}
 
 /// Routes whose bodies are files.
 pub fn upload_routes() -> Router<AppState> {
@@ -53,16 +60,22 @@ async fn upload_page(
     let mut file = None;
     loop {
         match multipart.next_field().await {
-            Ok(Some(field)) => match field.name() {
+            Ok(Some(mut field)) => match field.name() {
                 Some("rule") => rule = field.text().await.unwrap_or_default(),
                 Some("file") => {
                     let name = field.file_name().unwrap_or("файл").to_owned();
-                    match field.bytes().await {
-                        Ok(b) => file = Some((name, b)),
-                        Err(_) => {
-                            return refused(&state, &session.account_id, &id, unreadable()).await;
+                    let mut bytes = BlobBuffer::with_capacity(0);
+                    loop {
+                        match field.chunk().await {
+                            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+                            Ok(None) => break,
+                            Err(_) => {
+                                return refused(&state, &session.account_id, &id, unreadable())
+                                    .await;
+                            }
                         }
                     }
+                    file = Some((name, bytes));
                 }
                 _ => {}
             },
@@ -70,7 +83,7 @@ async fn upload_page(
             Err(_) => return refused(&state, &session.account_id, &id, unreadable()).await,
         }
     }
-    let Some((name, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
+    let Some((name, bytes)) = file.filter(|(_, b)| !b.plaintext().is_empty()) else {
         return refused(
             &state,
             &session.account_id,
@@ -102,16 +115,36 @@ struct UploadQuery {
     name: String,
 }
 
+/// The body, read straight into the buffer it is sealed in (sized by `Content-Length`
+/// when the client sent one); `None` when it broke off or ran past the body limit.
+async fn read_upload(mut body: Body, expected: Option<usize>) -> Option<BlobBuffer> {
+    let mut buffer = BlobBuffer::with_capacity(expected.unwrap_or(0));
+    while let Some(frame) =
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
+    {
+        if let Ok(data) = frame.ok()?.into_data() {
+            buffer.extend_from_slice(&data);
+        }
+    }
+    Some(buffer)
+}
+
 /// The API's upload: the file is the body; `rule` and `name` in the query.
 async fn upload_api(
     SignedIn(session): SignedIn,
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<UploadQuery>,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    headers: axum::http::HeaderMap,
+    body: Body,
 ) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
     let limit = state.applications.upload_limit_mb();
-    let body = body.map_err(|_| AppError::Refused {
+    // A length over the body limit is refused before anything is read.
+    let expected = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        .filter(|&n| n <= body_limit(limit));
+    let body = read_upload(body, expected).await.ok_or_else(|| AppError::Refused {
         status: StatusCode::PAYLOAD_TOO_LARGE,
         code: "too_large",
         message: format!("Файл больше {limit} МБ"),

@@ -113,9 +113,7 @@ pub fn router(state: AppState) -> Router {
         .merge(assets::routes())
         .merge(dev::routes())
         .layer(axum::extract::DefaultBodyLimit::max(layers::BODY_LIMIT));
-    // Files: bodies up to twice the upload limit are read, so that a file somewhat too
-    // large is refused by name and size rather than as a bare «too large» request.
-    let upload_limit = state.applications.upload_limit_mb() as usize * 2 * 1024 * 1024 + 256 * 1024;
+    let upload_limit = attachments::body_limit(state.applications.upload_limit_mb());
     let uploads =
         attachments::upload_routes().layer(axum::extract::DefaultBodyLimit::max(upload_limit));
     let routes = routes.merge(uploads).fallback(error::not_found).with_state(state);
