@@ -7,6 +7,11 @@
 //!   cargo bench -p uslugi --bench applications      (or scripts/bench applications)
 //!
 //! `USLUGI_BENCH_ONLY=file` runs only the submissions with a file (for a profiler).
+//!
+//! For scale it first measures the disk alone: the same number of 1 MB files written
+//! durably (write, fsync, rename, fsync of the directory — what the blob store does) by
+//! as many writers. No submission rate can pass that line. `TMPDIR=/dev/shm` puts the
+//! data directory in memory: the software's own rate, without the disk.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -71,6 +76,35 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
+/// Files of 1 MB per second that `CLIENTS` writers store durably under `dir`, as the blob
+/// store does it (a staged file written and fsynced, renamed, its directory fsynced).
+async fn disk_ceiling(dir: &std::path::Path, bytes: &bytes::Bytes) -> f64 {
+    let dir = dir.join("disk-ceiling");
+    std::fs::create_dir_all(&dir).unwrap();
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in 0..CLIENTS {
+        let (dir, bytes) = (dir.clone(), bytes.clone());
+        tasks.spawn_blocking(move || {
+            use std::io::Write as _;
+            for i in (c..APPLICATIONS).step_by(CLIENTS) {
+                let staged = dir.join(format!("{i}#1"));
+                let mut file = std::fs::File::create_new(&staged).unwrap();
+                file.write_all(&bytes).unwrap();
+                file.sync_all().unwrap();
+                std::fs::rename(&staged, dir.join(i.to_string())).unwrap();
+                std::fs::File::open(&dir).unwrap().sync_all().unwrap();
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    // The files stay until the end: deleting them now would slow the file creations that
+    // follow (ext4 steps over recently freed inodes).
+    APPLICATIONS as f64 / started.elapsed().as_secs_f64()
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let dir = std::env::temp_dir().join(format!("uslugi-bench-apps-{}", std::process::id()));
@@ -127,6 +161,12 @@ async fn main() {
     pdf.resize(1024 * 1024 - 8, b' ');
     pdf.extend_from_slice(b"\n%%EOF\n");
     let pdf = bytes::Bytes::from(pdf);
+
+    let ceiling = disk_ceiling(&dir, &pdf).await;
+    println!(
+        "the disk alone ({}): {CLIENTS} writers, {APPLICATIONS} files of 1 MB written durably: {ceiling:.0} files/s",
+        dir.display()
+    );
 
     // Submissions: each client runs draft → attach → submit in turn.
     let started = Instant::now();
