@@ -76,6 +76,30 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
+/// Starts a draft of `service`: its id.
+async fn draft(http: &reqwest::Client, base: &str, token: &str, service: &str) -> String {
+    let body: Value = http
+        .post(format!("{base}/api/v1/services/{service}/applications"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["application"]["id"].as_str().unwrap().to_owned()
+}
+
+async fn submit(http: &reqwest::Client, base: &str, token: &str, id: &str) {
+    let r = http
+        .post(format!("{base}/api/v1/me/applications/{id}/submit"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
 /// Files of 1 MB per second that `CLIENTS` writers store durably under `dir`, as the blob
 /// store does it (a staged file written and fsynced, renamed, its directory fsynced).
 async fn disk_ceiling(dir: &std::path::Path, bytes: &bytes::Bytes) -> f64 {
@@ -179,16 +203,7 @@ async fn main() {
             for _ in (c..APPLICATIONS).step_by(CLIENTS) {
                 let t = Instant::now();
                 let mut phases = [0.0; 3];
-                let body: Value = http
-                    .post(format!("{base}/api/v1/services/bench-scan/applications"))
-                    .bearer_auth(&token)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                let id = body["application"]["id"].as_str().unwrap().to_owned();
+                let id = draft(&http, &base, &token, "bench-scan").await;
                 phases[0] = t.elapsed().as_secs_f64() * 1000.0;
                 let r = http
                     .post(format!(
@@ -201,13 +216,7 @@ async fn main() {
                     .unwrap();
                 assert_eq!(r.status(), 201);
                 phases[1] = t.elapsed().as_secs_f64() * 1000.0 - phases[0];
-                let r = http
-                    .post(format!("{base}/api/v1/me/applications/{id}/submit"))
-                    .bearer_auth(&token)
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(r.status(), 200);
+                submit(&http, &base, &token, &id).await;
                 let total = t.elapsed().as_secs_f64() * 1000.0;
                 phases[2] = total - phases[0] - phases[1];
                 latencies.push((total, phases));
@@ -253,23 +262,8 @@ async fn main() {
         let (http, base, token) = (http.clone(), base.clone(), token.clone());
         tasks.spawn(async move {
             for _ in (c..APPLICATIONS).step_by(CLIENTS) {
-                let body: Value = http
-                    .post(format!("{base}/api/v1/services/bench-form/applications"))
-                    .bearer_auth(&token)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                let id = body["application"]["id"].as_str().unwrap().to_owned();
-                let r = http
-                    .post(format!("{base}/api/v1/me/applications/{id}/submit"))
-                    .bearer_auth(&token)
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(r.status(), 200);
+                let id = draft(&http, &base, &token, "bench-form").await;
+                submit(&http, &base, &token, &id).await;
             }
         });
     }
