@@ -1,6 +1,7 @@
 //! Blob storage for files (attachments) through `object_store`: a local directory by
 //! default (each file and its directory entry fsynced before `put` returns, so a file the
-//! user was told is attached survives a crash), an S3-compatible bucket by configuration,
+//! user was told is attached survives a crash; on Linux new files are written past the
+//! page cache, see [`direct`]), an S3-compatible bucket by configuration,
 //! in memory for tests. Nodes that share a directory or a bucket share the files. Callers
 //! seal what they store: the store sees ciphertext only.
 
@@ -11,6 +12,9 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt as _, PutPayload};
 
 use crate::StoreError;
+
+#[cfg(target_os = "linux")]
+pub mod direct;
 
 /// Where an S3-compatible bucket is and how to sign in to it; what is `None` comes from the
 /// `AWS_*` environment.
@@ -55,6 +59,8 @@ impl Blobs {
         let store = object_store::local::LocalFileSystem::new_with_prefix(dir)
             .map_err(failed)?
             .with_fsync(true);
+        #[cfg(target_os = "linux")]
+        let store = direct::DirectLocal::new(store);
         Ok(Self { store: Arc::new(store) })
     }
 

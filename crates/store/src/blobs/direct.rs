@@ -1,0 +1,317 @@
+//! A local directory whose writes skip the page cache.
+//!
+//! `object_store`'s `LocalFileSystem` writes through the page cache and then fsyncs: the
+//! kernel copies every byte into freshly allocated cache pages and writes them back from
+//! there. For the files we store (sealed attachments of up to several megabytes, written
+//! once, rarely read again) that copy is most of the cost of storing them: at a few
+//! hundred files a second it kept a whole core busy in the kernel. [`DirectLocal`] writes
+//! new objects with `O_DIRECT` instead, so the disk reads them straight from a reused,
+//! aligned buffer, and keeps everything else `LocalFileSystem`'s: the layout on disk, the
+//! staging name (`<file>#<n>`), publishing by rename, reads, listing, deletion. Durability
+//! is the same: the data and the file's size are synced (`fdatasync`) before the rename,
+//! and the directory after it.
+//!
+//! A file system that refuses `O_DIRECT` (the open or the write fails with `EINVAL`) makes
+//! the store fall back to `LocalFileSystem`'s own writes for good. A missing directory is
+//! created by `LocalFileSystem` too (it syncs the new entries), so the first file of each
+//! directory takes the ordinary path.
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{ErrorKind, Write as _};
+use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::UNIX_EPOCH;
+
+use async_trait::async_trait;
+use futures_core::stream::BoxStream;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    PutMode, PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions, Result,
+};
+
+/// The alignment and length granularity `O_DIRECT` asks for (a page covers every common
+/// logical block size).
+const BLOCK: usize = 4096;
+/// How many write buffers are kept for reuse, and the largest one kept.
+const POOLED: usize = 16;
+const POOLED_MAX: usize = 8 << 20;
+
+/// Write buffers kept between writes: fresh memory is slow to fault in, and a reused
+/// buffer is already there.
+static POOL: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+
+/// A local directory: `O_DIRECT` writes, everything else by `LocalFileSystem`.
+pub struct DirectLocal {
+    inner: LocalFileSystem,
+    /// False once the file system refused `O_DIRECT`.
+    direct: AtomicBool,
+}
+
+impl DirectLocal {
+    /// Over `inner`, which must have fsync enabled (it does the writes this one falls
+    /// back to).
+    pub fn new(inner: LocalFileSystem) -> Self {
+        Self { inner, direct: AtomicBool::new(true) }
+    }
+}
+
+impl fmt::Display for DirectLocal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DirectLocal({})", self.inner)
+    }
+}
+
+impl fmt::Debug for DirectLocal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Why a direct write did not happen.
+enum Refused {
+    /// The file system does not do `O_DIRECT`: write the ordinary way from now on.
+    Unsupported,
+    /// The directory does not exist yet: let `LocalFileSystem` create it.
+    NoDirectory,
+    Failed(std::io::Error),
+}
+
+impl From<std::io::Error> for Refused {
+    fn from(e: std::io::Error) -> Self {
+        if e.kind() == ErrorKind::InvalidInput { Self::Unsupported } else { Self::Failed(e) }
+    }
+}
+
+#[async_trait]
+impl ObjectStore for DirectLocal {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> Result<PutResult> {
+        let plain = matches!(opts.mode, PutMode::Overwrite) && opts.attributes.is_empty();
+        if !plain || !self.direct.load(Ordering::Relaxed) {
+            return self.inner.put_opts(location, payload, opts).await;
+        }
+        let path = self.inner.path_to_filesystem(location)?;
+        let bytes = payload.clone();
+        let written = tokio::task::spawn_blocking(move || write(&path, &bytes))
+            .await
+            .map_err(|e| generic(std::io::Error::other(e)))?;
+        match written {
+            Ok(result) => Ok(result),
+            Err(Refused::Failed(e)) => Err(generic(e)),
+            Err(Refused::NoDirectory) => self.inner.put_opts(location, payload, opts).await,
+            Err(Refused::Unsupported) => {
+                tracing::info!(
+                    "the files directory does not take O_DIRECT writes; buffered from now"
+                );
+                self.direct.store(false, Ordering::Relaxed);
+                self.inner.put_opts(location, payload, opts).await
+            }
+        }
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: PutMultipartOptions,
+    ) -> Result<Box<dyn MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
+        self.inner.get_opts(location, options).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, Result<Path>>,
+    ) -> BoxStream<'static, Result<Path>> {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+
+    fn list_with_offset(
+        &self,
+        prefix: Option<&Path>,
+        offset: &Path,
+    ) -> BoxStream<'static, Result<ObjectMeta>> {
+        self.inner.list_with_offset(prefix, offset)
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+
+    async fn rename_opts(&self, from: &Path, to: &Path, options: RenameOptions) -> Result<()> {
+        self.inner.rename_opts(from, to, options).await
+    }
+}
+
+fn generic(e: std::io::Error) -> object_store::Error {
+    object_store::Error::Generic { store: "DirectLocal", source: Box::new(e) }
+}
+
+/// Writes `payload` to a staging file beside `path` with `O_DIRECT`, syncs it, and
+/// renames it over `path`; then syncs the directory.
+fn write(path: &FsPath, payload: &PutPayload) -> Result<PutResult, Refused> {
+    let len = payload.content_length();
+    let padded = len.div_ceil(BLOCK) * BLOCK;
+    let mut buffer = Buffer::take(padded);
+    let block = buffer.aligned(padded);
+    let mut at = 0;
+    for chunk in payload {
+        block[at..at + chunk.len()].copy_from_slice(chunk);
+        at += chunk.len();
+    }
+    block[len..].fill(0);
+
+    let (mut file, staging) = open_staged(path)?;
+    let written = (|| -> Result<PutResult, Refused> {
+        file.write_all(block)?;
+        // The padding goes; the size is synced with the data (fdatasync covers what is
+        // needed to read the data back).
+        file.set_len(len as u64).map_err(Refused::Failed)?;
+        file.sync_data().map_err(Refused::Failed)?;
+        let meta = file.metadata().map_err(Refused::Failed)?;
+        std::fs::rename(&staging, path).map_err(Refused::Failed)?;
+        if let Some(dir) = path.parent() {
+            File::open(dir).and_then(|d| d.sync_all()).map_err(Refused::Failed)?;
+        }
+        Ok(PutResult { e_tag: Some(e_tag(&meta)), version: None, extensions: Default::default() })
+    })();
+    drop(file);
+    if written.is_err() {
+        let _ = std::fs::remove_file(&staging);
+    }
+    buffer.give_back();
+    written
+}
+
+/// A new staging file `<path>#<n>` opened for direct writes.
+fn open_staged(path: &FsPath) -> Result<(File, PathBuf), Refused> {
+    for n in 1u32.. {
+        let mut staging = path.as_os_str().to_owned();
+        staging.push(format!("#{n}"));
+        let staging = PathBuf::from(staging);
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_DIRECT)
+            .open(&staging)
+        {
+            Ok(file) => return Ok((file, staging)),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Err(Refused::NoDirectory),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Refused::Failed(std::io::Error::other("no free staging name")))
+}
+
+/// `LocalFileSystem`'s entity tag: inode, modification time and size.
+fn e_tag(meta: &std::fs::Metadata) -> String {
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
+        .unwrap_or_default()
+        .as_micros();
+    format!("\"{:x}-{mtime:x}-{:x}\"", meta.ino(), meta.len())
+}
+
+/// A write buffer from the pool, with room to start at an aligned address.
+struct Buffer(Vec<u8>);
+
+impl Buffer {
+    fn take(len: usize) -> Self {
+        let pooled = POOL.lock().ok().and_then(|mut pool| pool.pop());
+        let mut bytes = pooled.unwrap_or_default();
+        if bytes.len() < len + BLOCK {
+            bytes.resize(len + BLOCK, 0);
+        }
+        Self(bytes)
+    }
+
+    /// `len` bytes starting at a `BLOCK`-aligned address.
+    fn aligned(&mut self, len: usize) -> &mut [u8] {
+        let start = self.0.as_ptr().align_offset(BLOCK);
+        &mut self.0[start..start + len]
+    }
+
+    fn give_back(self) {
+        if self.0.len() <= POOLED_MAX + BLOCK
+            && let Ok(mut pool) = POOL.lock()
+            && pool.len() < POOLED
+        {
+            pool.push(self.0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use object_store::ObjectStoreExt as _;
+
+    use super::*;
+
+    fn store() -> (DirectLocal, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("uslugi-direct-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let inner = LocalFileSystem::new_with_prefix(&dir).unwrap().with_fsync(true);
+        (DirectLocal::new(inner), dir)
+    }
+
+    #[tokio::test]
+    async fn writes_every_length_and_reads_it_back() -> Result<()> {
+        let (store, dir) = store();
+        let lengths = [0, 1, 4095, 4096, 4097, (1 << 20) + 3];
+        for (i, len) in lengths.into_iter().enumerate() {
+            let bytes: Vec<u8> = (0..len).map(|b| (b * 7 + i) as u8).collect();
+            let at = Path::from(format!("applications/ab/file-{i}"));
+            // Twice: the first makes the directory (ordinary write), the second replaces
+            // the file with a direct write.
+            store.put(&at, PutPayload::from(vec![9u8; 10])).await?;
+            store.put(&at, PutPayload::from(bytes.clone())).await?;
+            let read = store.get(&at).await?.bytes().await?;
+            assert_eq!(read.as_ref(), bytes.as_slice(), "length {len}");
+        }
+        // Only the published files are left: no staging files, no padding.
+        let mut names: Vec<_> = std::fs::read_dir(dir.join("applications/ab"))
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect();
+        names.sort();
+        assert_eq!(names, (0..lengths.len()).map(|i| format!("file-{i}")).collect::<Vec<_>>());
+        assert!(store.direct.load(Ordering::Relaxed), "the direct path was used");
+        let _ = std::fs::remove_dir_all(dir);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn conditional_writes_go_to_the_ordinary_store() -> Result<()> {
+        let (store, dir) = store();
+        let at = Path::from("a/b");
+        let create = || PutOptions { mode: PutMode::Create, ..Default::default() };
+        store.put_opts(&at, PutPayload::from_static(b"one"), create()).await?;
+        let again = store.put_opts(&at, PutPayload::from_static(b"two"), create()).await;
+        assert!(matches!(again, Err(object_store::Error::AlreadyExists { .. })));
+        assert_eq!(store.get(&at).await?.bytes().await?.as_ref(), b"one");
+        let _ = std::fs::remove_dir_all(dir);
+        Ok(())
+    }
+}
