@@ -328,48 +328,50 @@ impl Outbox {
                 };
                 outcomes.push((job, row, result));
             }
-            let mut tx = self.db.begin().await?;
-            for (job, row, result) in &outcomes {
-                match (row, result) {
-                    (None, Ok(())) => jobs::complete_on(&mut tx, &job.id, now).await?,
-                    (Some(row), Ok(())) => {
-                        outbox::set_status(&mut tx, &row.id, "sent", None, store::to_micros(now))
-                            .await?;
-                        if self.delivered_for_real(&row.channel) {
-                            let gone = self.vault.encrypt(REDACTED, BODY);
-                            outbox::set_body(&mut tx, &row.id, &gone).await?;
-                        }
-                        jobs::complete_on(&mut tx, &job.id, now).await?;
-                        sent += 1;
-                    }
+            // What each outcome writes, decided before the transaction (which may run
+            // more than once: it shares its commit with the other writes of the moment).
+            let writes: Vec<Outcome> = outcomes
+                .into_iter()
+                .map(|(job, row, result)| match (row, result) {
+                    (None, Ok(())) => Outcome::Done { job: job.id },
+                    (Some(row), Ok(())) => Outcome::Sent {
+                        job: job.id,
+                        redacted: self
+                            .delivered_for_real(&row.channel)
+                            .then(|| self.vault.encrypt(REDACTED, BODY)),
+                        message: row.id,
+                    },
                     (row, Err(error)) => {
+                        if let Some(row) = &row {
+                            tracing::warn!(
+                                message = %row.id,
+                                channel = %row.channel,
+                                attempt = job.attempts,
+                                %error,
+                                "notification delivery failed"
+                            );
+                        }
                         // 30 s, 1 min, 2 min, … up to an hour between attempts.
                         let backoff =
                             Duration::seconds(30 << job.attempts.clamp(1, 8).saturating_sub(1))
                                 .min(Duration::hours(1));
-                        let state =
-                            jobs::retry_on(&mut tx, &job.id, error, now + backoff, now).await?;
-                        let Some(row) = row else { continue };
-                        let status = if state == JobState::Failed { "failed" } else { "queued" };
-                        outbox::set_status(
-                            &mut tx,
-                            &row.id,
-                            status,
-                            Some(error),
-                            store::to_micros(now),
-                        )
-                        .await?;
-                        tracing::warn!(
-                            message = %row.id,
-                            channel = %row.channel,
-                            attempt = job.attempts,
-                            %error,
-                            "notification delivery failed"
-                        );
+                        Outcome::Failed {
+                            job: job.id,
+                            message: row.map(|row| row.id),
+                            error,
+                            retry_at: now + backoff,
+                        }
                     }
-                }
-            }
-            tx.commit().await.map_err(StoreError::from)?;
+                })
+                .collect();
+            sent += writes.iter().filter(|w| matches!(w, Outcome::Sent { .. })).count();
+            let writes = Arc::new(writes);
+            self.db
+                .shared(move |tx| {
+                    let writes = writes.clone();
+                    Box::pin(async move { record(tx, &writes, now).await })
+                })
+                .await?;
         }
     }
 
@@ -469,4 +471,39 @@ impl Outbox {
             })
             .collect()
     }
+}
+
+/// What delivering one message leaves to record.
+enum Outcome {
+    /// The job's message is gone: the job is simply done.
+    Done { job: String },
+    /// Sent; `redacted` replaces the body when a real transport carried it.
+    Sent { job: String, message: String, redacted: Option<String> },
+    /// Not sent: the job is retried later, or fails for good after its last attempt.
+    Failed { job: String, message: Option<String>, error: String, retry_at: DateTime<Utc> },
+}
+
+/// Records the outcomes of one delivery batch in one transaction.
+async fn record(conn: &mut Conn, writes: &[Outcome], now: DateTime<Utc>) -> Result<(), StoreError> {
+    let at = store::to_micros(now);
+    for write in writes {
+        match write {
+            Outcome::Done { job } => jobs::complete_on(conn, job, now).await?,
+            Outcome::Sent { job, message, redacted } => {
+                outbox::set_status(conn, message, "sent", None, at).await?;
+                if let Some(body) = redacted {
+                    outbox::set_body(conn, message, body).await?;
+                }
+                jobs::complete_on(conn, job, now).await?;
+            }
+            Outcome::Failed { job, message, error, retry_at } => {
+                let state = jobs::retry_on(conn, job, error, *retry_at, now).await?;
+                if let Some(message) = message {
+                    let status = if state == JobState::Failed { "failed" } else { "queued" };
+                    outbox::set_status(conn, message, status, Some(error), at).await?;
+                }
+            }
+        }
+    }
+    Ok(())
 }

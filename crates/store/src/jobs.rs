@@ -70,6 +70,50 @@ pub async fn enqueue_on(
     Ok(id)
 }
 
+/// Takes up to `limit` of the oldest ready jobs of `queue` for `lease` on `conn`, oldest
+/// first (see [`JobQueue::claim_many`]).
+pub async fn claim_many_on(
+    conn: &mut Conn,
+    backend: crate::Backend,
+    queue: &str,
+    now: DateTime<Utc>,
+    lease: Duration,
+    limit: i64,
+) -> Result<Vec<Job>, StoreError> {
+    let sql = format!(
+        "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_until = $1, \
+         updated_at = $2 \
+         WHERE id IN (SELECT id FROM jobs WHERE queue = $3 AND \
+           ((state = 'queued' AND run_at <= $2) OR (state = 'running' AND locked_until <= $2)) \
+           ORDER BY run_at, id LIMIT $4{}) \
+         RETURNING id, queue, payload, attempts, max_attempts, run_at",
+        backend.skip_locked()
+    );
+    // The only variable part is the backend's static locking clause.
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(to_micros(now + lease))
+        .bind(to_micros(now))
+        .bind(queue)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+    let mut jobs = rows
+        .iter()
+        .map(|r| {
+            Ok(Job {
+                id: r.try_get("id")?,
+                queue: r.try_get("queue")?,
+                payload: r.try_get("payload")?,
+                attempts: r.try_get("attempts")?,
+                max_attempts: r.try_get("max_attempts")?,
+                run_at: from_micros(r.try_get("run_at")?),
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    jobs.sort_by(|a, b| (a.run_at, &a.id).cmp(&(b.run_at, &b.id)));
+    Ok(jobs)
+}
+
 /// The repository of jobs.
 #[derive(Debug, Clone)]
 pub struct JobQueue {
@@ -106,7 +150,8 @@ impl JobQueue {
     }
 
     /// Takes up to `limit` of the oldest ready jobs of `queue` for `lease` in one
-    /// statement (one commit), oldest first.
+    /// statement, oldest first. The claim shares a commit with the other writes of the
+    /// moment ([`Db::shared`]): a busy queue costs no commits of its own.
     pub async fn claim_many(
         &self,
         queue: &str,
@@ -114,38 +159,13 @@ impl JobQueue {
         lease: Duration,
         limit: i64,
     ) -> Result<Vec<Job>, StoreError> {
-        let sql = format!(
-            "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_until = $1, \
-             updated_at = $2 \
-             WHERE id IN (SELECT id FROM jobs WHERE queue = $3 AND \
-               ((state = 'queued' AND run_at <= $2) OR (state = 'running' AND locked_until <= $2)) \
-               ORDER BY run_at, id LIMIT $4{}) \
-             RETURNING id, queue, payload, attempts, max_attempts, run_at",
-            self.db.backend().skip_locked()
-        );
-        // The only variable part is the backend's static locking clause.
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(to_micros(now + lease))
-            .bind(to_micros(now))
-            .bind(queue)
-            .bind(limit)
-            .fetch_all(self.db.pool())
-            .await?;
-        let mut jobs = rows
-            .iter()
-            .map(|r| {
-                Ok(Job {
-                    id: r.try_get("id")?,
-                    queue: r.try_get("queue")?,
-                    payload: r.try_get("payload")?,
-                    attempts: r.try_get("attempts")?,
-                    max_attempts: r.try_get("max_attempts")?,
-                    run_at: from_micros(r.try_get("run_at")?),
-                })
+        let (backend, queue) = (self.db.backend(), std::sync::Arc::<str>::from(queue));
+        self.db
+            .shared(move |tx| {
+                let queue = queue.clone();
+                Box::pin(async move { claim_many_on(tx, backend, &queue, now, lease, limit).await })
             })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        jobs.sort_by(|a, b| (a.run_at, &a.id).cmp(&(b.run_at, &b.id)));
-        Ok(jobs)
+            .await
     }
 
     /// Marks a claimed job done.
