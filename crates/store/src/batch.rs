@@ -146,6 +146,7 @@ async fn write(db: Db, mut rx: mpsc::Receiver<Box<dyn Job>>) {
 
 async fn run(db: &Db, batch: &mut [Box<dyn Job>]) -> Result<(), StoreError> {
     'attempt: loop {
+        let started = std::time::Instant::now();
         let mut tx = db.begin().await?;
         for job in batch.iter_mut().filter(|job| !job.failed()) {
             if job.run(&mut tx).await {
@@ -154,6 +155,10 @@ async fn run(db: &Db, batch: &mut [Box<dyn Job>]) -> Result<(), StoreError> {
             }
         }
         tx.commit().await?;
+        // How full the commits are and how long the writer is busy with each: an
+        // operator's view of how close the one writer is to saturation.
+        metrics::histogram!("db_group_commit_size").record(batch.len() as f64);
+        metrics::histogram!("db_group_commit_seconds").record(started.elapsed().as_secs_f64());
         return Ok(());
     }
 }

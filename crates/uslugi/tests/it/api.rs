@@ -174,8 +174,19 @@ on_both_backends! {
         assert_eq!(r.status().as_u16(), 200);
         assert_eq!(r.json::<Value>().await.unwrap(), json!({"status": "ready"}));
         app.validate("inn", &[("value", "7707083893")]).await;
+        // A group commit, whose size and duration are measured.
+        app.db()
+            .shared(|tx| {
+                Box::pin(async move {
+                    sqlx::query("SELECT 1").execute(tx).await.map(drop).map_err(store::StoreError::from)
+                })
+            })
+            .await
+            .unwrap();
         let metrics = app.get("/metrics").await.text().await.unwrap();
         assert!(metrics.contains("http_requests_total"), "{metrics}");
+        assert!(metrics.contains("db_group_commit_size"), "{metrics}");
+        assert!(metrics.contains("db_group_commit_seconds"), "{metrics}");
         assert!(metrics.contains("route=\"/api/v1/validate/{kind}\""), "route templates, not raw paths");
         assert!(!metrics.contains("7707083893"), "no values in metrics");
     }
