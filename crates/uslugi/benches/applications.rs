@@ -6,12 +6,15 @@
 //!
 //!   cargo bench -p uslugi --bench applications      (or scripts/bench applications)
 //!
-//! `USLUGI_BENCH_ONLY=file` runs only the submissions with a file (for a profiler).
+//! `USLUGI_BENCH_ONLY=file` runs only the submissions with a file (for a profiler): no
+//! disk measure, no submissions without a file.
 //!
 //! For scale it first measures the disk alone: the same number of 1 MB files written
-//! durably (write, fsync, rename, fsync of the directory — what the blob store does) by
-//! as many writers. No submission rate can pass that line. `TMPDIR=/dev/shm` puts the
-//! data directory in memory: the software's own rate, without the disk.
+//! durably by as many writers, once the ordinary way (write through the page cache,
+//! fsync, rename, fsync of the directory) and once through the server's blob store
+//! (which writes past the page cache). No submission rate can pass that line.
+//! `TMPDIR=/dev/shm` puts the data directory in memory: the software's own rate, without
+//! the disk. `USLUGI_BENCH_CLIENTS` sets the number of concurrent clients (64).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -62,7 +65,10 @@ fn form_only() -> String {
 }
 
 const APPLICATIONS: usize = 1_200;
-const CLIENTS: usize = 64;
+/// Concurrent clients (and disk writers): 64, or `USLUGI_BENCH_CLIENTS`.
+fn clients() -> usize {
+    std::env::var("USLUGI_BENCH_CLIENTS").ok().and_then(|n| n.parse().ok()).unwrap_or(64)
+}
 
 /// User + system CPU seconds of this process so far (from /proc; 0 elsewhere).
 fn cpu_seconds() -> f64 {
@@ -100,18 +106,19 @@ async fn submit(http: &reqwest::Client, base: &str, token: &str, id: &str) {
     assert_eq!(r.status(), 200);
 }
 
-/// Files of 1 MB per second that `CLIENTS` writers store durably under `dir`, as the blob
-/// store does it (a staged file written and fsynced, renamed, its directory fsynced).
-async fn disk_ceiling(dir: &std::path::Path, bytes: &bytes::Bytes) -> f64 {
-    let dir = dir.join("disk-ceiling");
-    std::fs::create_dir_all(&dir).unwrap();
+/// Durable 1 MB files per second by `clients` writers: written the ordinary way (through
+/// the page cache: write, fsync, rename, fsync of the directory), and through the blob
+/// store the server uses.
+async fn disk_ceiling(dir: &std::path::Path, bytes: &bytes::Bytes, clients: usize) -> (f64, f64) {
+    let buffered = dir.join("disk-buffered");
+    std::fs::create_dir_all(&buffered).unwrap();
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
-    for c in 0..CLIENTS {
-        let (dir, bytes) = (dir.clone(), bytes.clone());
+    for c in 0..clients {
+        let (dir, bytes) = (buffered.clone(), bytes.clone());
         tasks.spawn_blocking(move || {
             use std::io::Write as _;
-            for i in (c..APPLICATIONS).step_by(CLIENTS) {
+            for i in (c..APPLICATIONS).step_by(clients) {
                 let staged = dir.join(format!("{i}#1"));
                 let mut file = std::fs::File::create_new(&staged).unwrap();
                 file.write_all(&bytes).unwrap();
@@ -124,13 +131,34 @@ async fn disk_ceiling(dir: &std::path::Path, bytes: &bytes::Bytes) -> f64 {
     while let Some(done) = tasks.join_next().await {
         done.unwrap();
     }
+    let buffered = APPLICATIONS as f64 / started.elapsed().as_secs_f64();
+
+    let blobs = store::blobs::Blobs::local(&dir.join("disk-blobs")).unwrap();
+    // The shard directories exist, as they do on a server that has run for a while.
+    for i in 0..clients {
+        blobs.put(&format!("{i:02}/warm"), Vec::new()).await.unwrap();
+    }
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in 0..clients {
+        let (blobs, bytes) = (blobs.clone(), bytes.clone());
+        tasks.spawn(async move {
+            for i in (c..APPLICATIONS).step_by(clients) {
+                blobs.put(&format!("{c:02}/{i}"), bytes.to_vec()).await.unwrap();
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
     // The files stay until the end: deleting them now would slow the file creations that
     // follow (ext4 steps over recently freed inodes).
-    APPLICATIONS as f64 / started.elapsed().as_secs_f64()
+    (buffered, APPLICATIONS as f64 / started.elapsed().as_secs_f64())
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    let clients = clients();
     let dir = std::env::temp_dir().join(format!("uslugi-bench-apps-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("services/catalog")).unwrap();
     std::fs::write(dir.join("services/catalog/bench-scan.toml"), SERVICE).unwrap();
@@ -186,21 +214,26 @@ async fn main() {
     pdf.extend_from_slice(b"\n%%EOF\n");
     let pdf = bytes::Bytes::from(pdf);
 
-    let ceiling = disk_ceiling(&dir, &pdf).await;
-    println!(
-        "the disk alone ({}): {CLIENTS} writers, {APPLICATIONS} files of 1 MB written durably: {ceiling:.0} files/s",
-        dir.display()
-    );
+    let only_file = std::env::var("USLUGI_BENCH_ONLY").is_ok_and(|only| only == "file");
+    if !only_file {
+        let (buffered, blobs) = disk_ceiling(&dir, &pdf, clients).await;
+        println!(
+            "the disk alone ({}): {clients} writers, {APPLICATIONS} files of 1 MB written \
+             durably: {buffered:.0} files/s through the page cache, {blobs:.0} files/s through \
+             the blob store",
+            dir.display()
+        );
+    }
 
     // Submissions: each client runs draft → attach → submit in turn.
     let started = Instant::now();
     let cpu = cpu_seconds();
     let mut tasks = tokio::task::JoinSet::new();
-    for c in 0..CLIENTS {
+    for c in 0..clients {
         let (http, base, token, pdf) = (http.clone(), base.clone(), token.clone(), pdf.clone());
         tasks.spawn(async move {
             let mut latencies = Vec::new();
-            for _ in (c..APPLICATIONS).step_by(CLIENTS) {
+            for _ in (c..APPLICATIONS).step_by(clients) {
                 let t = Instant::now();
                 let mut phases = [0.0; 3];
                 let id = draft(&http, &base, &token, "bench-scan").await;
@@ -238,7 +271,7 @@ async fn main() {
         percentile(&v, 0.5)
     };
     println!(
-        "submit (draft + 1 MB PDF + submit) {CLIENTS} clients: {:.0} applications/s  p50 {:.1} ms  p99 {:.1} ms  ({APPLICATIONS} in {seconds:.1} s; p50 draft {:.1}, file {:.1}, submit {:.1} ms; CPU {cpu:.1} s, {:.1} ms per application)",
+        "submit (draft + 1 MB PDF + submit) {clients} clients: {:.0} applications/s  p50 {:.1} ms  p99 {:.1} ms  ({APPLICATIONS} in {seconds:.1} s; p50 draft {:.1}, file {:.1}, submit {:.1} ms; CPU {cpu:.1} s, {:.1} ms per application)",
         APPLICATIONS as f64 / seconds,
         percentile(&totals, 0.5),
         percentile(&totals, 0.99),
@@ -248,7 +281,7 @@ async fn main() {
         cpu * 1000.0 / APPLICATIONS as f64,
     );
 
-    if std::env::var("USLUGI_BENCH_ONLY").is_ok_and(|only| only == "file") {
+    if only_file {
         running.shutdown().await.unwrap();
         let _ = std::fs::remove_dir_all(&dir);
         return;
@@ -258,10 +291,10 @@ async fn main() {
     let started = Instant::now();
     let cpu = cpu_seconds();
     let mut tasks = tokio::task::JoinSet::new();
-    for c in 0..CLIENTS {
+    for c in 0..clients {
         let (http, base, token) = (http.clone(), base.clone(), token.clone());
         tasks.spawn(async move {
-            for _ in (c..APPLICATIONS).step_by(CLIENTS) {
+            for _ in (c..APPLICATIONS).step_by(clients) {
                 let id = draft(&http, &base, &token, "bench-form").await;
                 submit(&http, &base, &token, &id).await;
             }
@@ -273,7 +306,7 @@ async fn main() {
     let seconds = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu;
     println!(
-        "submit without a file (draft + submit) {CLIENTS} clients: {:.0} applications/s  (CPU {:.1} ms per application)",
+        "submit without a file (draft + submit) {clients} clients: {:.0} applications/s  (CPU {:.1} ms per application)",
         APPLICATIONS as f64 / seconds,
         cpu * 1000.0 / APPLICATIONS as f64,
     );
