@@ -37,13 +37,13 @@ use object_store::{
 /// The alignment and length granularity `O_DIRECT` asks for (a page covers every common
 /// logical block size).
 const BLOCK: usize = 4096;
-/// How many write buffers are kept for reuse, and the largest one kept.
-const POOLED: usize = 16;
-const POOLED_MAX: usize = 8 << 20;
+/// How many bytes of write buffers are kept for reuse at most (a buffer per concurrent
+/// writer of files of a megabyte or two).
+const POOLED_BYTES: usize = 64 << 20;
 
-/// Write buffers kept between writes: fresh memory is slow to fault in, and a reused
-/// buffer is already there.
-static POOL: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+/// Write buffers kept between writes (fresh memory is slow to fault in, and a reused
+/// buffer is already there), and their total capacity.
+static POOL: Mutex<(Vec<Vec<u8>>, usize)> = Mutex::new((Vec::new(), 0));
 
 /// A local directory: `O_DIRECT` writes, everything else by `LocalFileSystem`.
 pub struct DirectLocal {
@@ -171,16 +171,9 @@ fn generic(e: std::io::Error) -> object_store::Error {
 fn write(path: &FsPath, payload: &PutPayload) -> Result<PutResult, Refused> {
     let len = payload.content_length();
     let padded = len.div_ceil(BLOCK) * BLOCK;
-    let mut buffer = Buffer::take(padded);
-    let block = buffer.aligned(padded);
-    let mut at = 0;
-    for chunk in payload {
-        block[at..at + chunk.len()].copy_from_slice(chunk);
-        at += chunk.len();
-    }
-    block[len..].fill(0);
-
     let (mut file, staging) = open_staged(path)?;
+    let mut buffer = Buffer::take(padded);
+    let block = buffer.fill(payload, padded);
     let written = (|| -> Result<PutResult, Refused> {
         file.write_all(block)?;
         // The padding goes; the size is synced with the data (fdatasync covers what is
@@ -239,26 +232,37 @@ struct Buffer(Vec<u8>);
 
 impl Buffer {
     fn take(len: usize) -> Self {
-        let pooled = POOL.lock().ok().and_then(|mut pool| pool.pop());
+        let pooled = POOL.lock().ok().and_then(|mut pool| {
+            let bytes = pool.0.pop()?;
+            pool.1 -= bytes.capacity();
+            Some(bytes)
+        });
         let mut bytes = pooled.unwrap_or_default();
-        if bytes.len() < len + BLOCK {
-            bytes.resize(len + BLOCK, 0);
-        }
+        bytes.clear();
+        bytes.reserve(len + BLOCK);
         Self(bytes)
     }
 
-    /// `len` bytes starting at a `BLOCK`-aligned address.
-    fn aligned(&mut self, len: usize) -> &mut [u8] {
+    /// `payload` at a `BLOCK`-aligned address, zero-padded to `padded` bytes; each byte
+    /// is written once (no zeroing of the whole buffer first).
+    fn fill(&mut self, payload: &PutPayload, padded: usize) -> &[u8] {
+        // The capacity is reserved: the allocation does not move while it is filled.
         let start = self.0.as_ptr().align_offset(BLOCK);
-        &mut self.0[start..start + len]
+        self.0.resize(start, 0);
+        for chunk in payload {
+            self.0.extend_from_slice(chunk);
+        }
+        self.0.resize(start + padded, 0);
+        &self.0[start..]
     }
 
     fn give_back(self) {
-        if self.0.len() <= POOLED_MAX + BLOCK
-            && let Ok(mut pool) = POOL.lock()
-            && pool.len() < POOLED
+        let size = self.0.capacity();
+        if let Ok(mut pool) = POOL.lock()
+            && pool.1 + size <= POOLED_BYTES
         {
-            pool.push(self.0);
+            pool.1 += size;
+            pool.0.push(self.0);
         }
     }
 }
