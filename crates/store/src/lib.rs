@@ -11,6 +11,7 @@ pub mod applications;
 pub mod banks;
 pub mod batch;
 pub mod blobs;
+pub mod buffers;
 mod db;
 pub mod documents;
 mod error;

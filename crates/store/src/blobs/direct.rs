@@ -21,10 +21,10 @@ use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Write as _};
 use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path as FsPath, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::UNIX_EPOCH;
 
+use crate::buffers::Pool;
 use async_trait::async_trait;
 use futures_core::stream::BoxStream;
 use object_store::local::LocalFileSystem;
@@ -37,13 +37,9 @@ use object_store::{
 /// The alignment and length granularity `O_DIRECT` asks for (a page covers every common
 /// logical block size).
 const BLOCK: usize = 4096;
-/// How many bytes of write buffers are kept for reuse at most (a buffer per concurrent
-/// writer of files of a megabyte or two).
-const POOLED_BYTES: usize = 64 << 20;
-
-/// Write buffers kept between writes (fresh memory is slow to fault in, and a reused
-/// buffer is already there), and their total capacity.
-static POOL: Mutex<(Vec<Vec<u8>>, usize)> = Mutex::new((Vec::new(), 0));
+/// Write buffers kept between writes: up to 64 MiB, a buffer per concurrent writer of
+/// files of a megabyte or two.
+static POOL: Pool = Pool::new(64 << 20);
 
 /// A local directory: `O_DIRECT` writes, everything else by `LocalFileSystem`.
 pub struct DirectLocal {
@@ -232,15 +228,7 @@ struct Buffer(Vec<u8>);
 
 impl Buffer {
     fn take(len: usize) -> Self {
-        let pooled = POOL.lock().ok().and_then(|mut pool| {
-            let bytes = pool.0.pop()?;
-            pool.1 -= bytes.capacity();
-            Some(bytes)
-        });
-        let mut bytes = pooled.unwrap_or_default();
-        bytes.clear();
-        bytes.reserve(len + BLOCK);
-        Self(bytes)
+        Self(POOL.take(len + BLOCK))
     }
 
     /// `payload` at a `BLOCK`-aligned address, zero-padded to `padded` bytes; each byte
@@ -257,13 +245,7 @@ impl Buffer {
     }
 
     fn give_back(self) {
-        let size = self.0.capacity();
-        if let Ok(mut pool) = POOL.lock()
-            && pool.1 + size <= POOLED_BYTES
-        {
-            pool.1 += size;
-            pool.0.push(self.0);
-        }
+        POOL.give(self.0);
     }
 }
 
