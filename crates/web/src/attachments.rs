@@ -25,11 +25,31 @@ pub(crate) fn body_limit(upload_limit_mb: u32) -> usize {
     upload_limit_mb as usize * 2 * 1024 * 1024 + 256 * 1024
 }
 
-/// Routes whose bodies are files.
-pub fn upload_routes() -> Router<AppState> {
+/// Routes whose bodies are files, with their own body limit. A body announced or sent
+/// past it is refused with the file limit named («Файл больше 5 МБ»), on the page as in
+/// the API.
+pub fn upload_routes(upload_limit_mb: u32) -> Router<AppState> {
+    let limit = body_limit(upload_limit_mb);
     Router::new()
         .route("/cabinet/applications/{id}/files", post(upload_page))
         .route("/api/v1/me/applications/{id}/files", post(upload_api).get(list_api))
+        .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
+        .layer(axum::middleware::map_response(move |response: Response| async move {
+            let bare = response.status() == StatusCode::PAYLOAD_TOO_LARGE
+                && response.extensions().get::<crate::error::ErrorInfo>().is_none();
+            if bare { too_large(upload_limit_mb).into_response() } else { response }
+        }))
+}
+
+/// A body past the upload routes' limit.
+fn too_large(upload_limit_mb: u32) -> AppError {
+    AppError::Refused {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        code: "too_large",
+        message: format!("Файл больше {upload_limit_mb} МБ"),
+        fields: Vec::new(),
+    }
 }
 
 pub fn routes() -> Router<AppState> {
@@ -144,12 +164,7 @@ async fn upload_api(
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
         .filter(|&n| n <= body_limit(limit));
-    let body = read_upload(body, expected).await.ok_or_else(|| AppError::Refused {
-        status: StatusCode::PAYLOAD_TOO_LARGE,
-        code: "too_large",
-        message: format!("Файл больше {limit} МБ"),
-        fields: Vec::new(),
-    })?;
+    let body = read_upload(body, expected).await.ok_or_else(|| too_large(limit))?;
     let name = if q.name.trim().is_empty() { "файл" } else { q.name.as_str() };
     let now = state.clock.now();
     let f = state.applications.attach(&session.account_id, &id, &q.rule, name, body, now).await?;

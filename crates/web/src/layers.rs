@@ -11,7 +11,6 @@ use axum::response::{IntoResponse, Response};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::csrf::CsrfLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -20,7 +19,7 @@ use crate::AppError;
 use crate::error::render_errors;
 
 /// Bodies larger than this are refused by every route but the file uploads (which have
-/// their own limit, `max_body`).
+/// their own limit, `attachments::upload_routes`).
 pub(crate) const BODY_LIMIT: usize = 1024 * 1024;
 /// A request that takes longer is answered with 408.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -31,8 +30,9 @@ pub(crate) const CSP: &str = "default-src 'self'; script-src 'self'; style-src '
                    font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
                    base-uri 'none'; object-src 'none'";
 
-/// The layers around every route; no request body may exceed `max_body` bytes.
-pub fn wrap(routes: Router, max_body: usize) -> Router {
+/// The layers around every route. Body limits are the routes' own (`BODY_LIMIT`, or the
+/// uploads' limit), set before they are merged, so each refusal can name its limit.
+pub fn wrap(routes: Router) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
     routes.layer(
         ServiceBuilder::new()
@@ -61,7 +61,6 @@ pub fn wrap(routes: Router, max_body: usize) -> Router {
             .layer(middleware::from_fn(record_metrics))
             .layer(CatchPanicLayer::custom(|_| AppError::Internal("handler panicked".into()).into_response()))
             .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
-            .layer(RequestBodyLimitLayer::new(max_body.max(BODY_LIMIT)))
             .layer(CsrfLayer::new()),
     )
 }
@@ -125,10 +124,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_panic_is_a_russian_500_page_or_json_without_details() {
-        let router = wrap(
-            Router::new().route("/boom", get(boom)).route("/api/v1/boom", get(boom)),
-            BODY_LIMIT,
-        );
+        let router = wrap(Router::new().route("/boom", get(boom)).route("/api/v1/boom", get(boom)));
         let (status, ct, html) = call(router.clone(), "/boom").await;
         assert_eq!(
             (status, ct.as_str()),

@@ -112,10 +112,9 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::routes())
         .merge(assets::routes())
         .merge(dev::routes())
-        .layer(axum::extract::DefaultBodyLimit::max(layers::BODY_LIMIT));
-    let upload_limit = attachments::body_limit(state.applications.upload_limit_mb());
-    let uploads =
-        attachments::upload_routes().layer(axum::extract::DefaultBodyLimit::max(upload_limit));
+        .layer(axum::extract::DefaultBodyLimit::max(layers::BODY_LIMIT))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(layers::BODY_LIMIT));
+    let uploads = attachments::upload_routes(state.applications.upload_limit_mb());
     let routes = routes.merge(uploads).fallback(error::not_found).with_state(state);
-    layers::wrap(routes, upload_limit)
+    layers::wrap(routes)
 }
