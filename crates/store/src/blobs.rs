@@ -7,6 +7,8 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt as _, PutPayload};
@@ -101,8 +103,11 @@ impl Blobs {
         Self { store: Arc::new(object_store::memory::InMemory::new()) }
     }
 
-    pub async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
-        self.store.put(&ObjectPath::from(key), PutPayload::from(bytes)).await.map_err(failed)?;
+    /// Stores `bytes` under `key` (a `Vec<u8>`, or a [`crate::buffers::AlignedBuf`] the local store
+    /// writes from without a copy).
+    pub async fn put(&self, key: &str, bytes: impl Into<Bytes>) -> Result<(), StoreError> {
+        let payload = PutPayload::from(bytes.into());
+        self.store.put(&ObjectPath::from(key), payload).await.map_err(failed)?;
         Ok(())
     }
 

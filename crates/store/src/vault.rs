@@ -20,8 +20,10 @@ use std::path::Path;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
 use hmac::{Hmac, Mac};
-use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, Tag, UnboundKey};
 use sha2::{Digest, Sha256};
+
+use crate::buffers::AlignedBuf;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -128,18 +130,30 @@ impl Vault {
     /// Encrypts bytes (a file) for storage in `context`, in one buffer of the input's size
     /// plus 40 bytes.
     pub fn seal_bytes(&self, plaintext: &[u8], context: &str) -> Vec<u8> {
-        self.seal_blob(BlobBuffer::from(plaintext), context)
+        let mut out = Vec::with_capacity(BLOB_HEADER + plaintext.len() + TAG);
+        out.resize(BLOB_HEADER, 0);
+        out.extend_from_slice(plaintext);
+        let tag = self.seal_blob_in_place(&mut out, context);
+        out.extend_from_slice(tag.as_ref());
+        out
     }
 
-    /// Encrypts the file in `buffer` for storage in `context`, in place.
-    pub fn seal_blob(&self, buffer: BlobBuffer, context: &str) -> Vec<u8> {
+    /// Encrypts the file in `buffer` for storage in `context`, in place: the sealed bytes
+    /// (in the same aligned buffer, which the local blob store writes from directly).
+    pub fn seal_blob(&self, buffer: BlobBuffer, context: &str) -> AlignedBuf {
         let mut out = buffer.0;
+        let tag = self.seal_blob_in_place(out.as_mut_slice(), context);
+        out.extend_from_slice(tag.as_ref());
+        out
+    }
+
+    /// Writes the header into `out[..BLOB_HEADER]` and encrypts the rest in place: the tag.
+    fn seal_blob_in_place(&self, out: &mut [u8], context: &str) -> Tag {
         let nonce = fresh_nonce();
         out[..4].copy_from_slice(BLOB_MAGIC);
         out[4..12].copy_from_slice(self.current.id.as_bytes());
         out[12..BLOB_HEADER].copy_from_slice(&nonce);
-        self.current.seal(nonce, context, &mut out, BLOB_HEADER);
-        out
+        self.current.seal_tag(nonce, context, &mut out[BLOB_HEADER..])
     }
 
     /// Decrypts bytes sealed by [`Vault::seal_bytes`] (or, from before it, text sealed by
@@ -186,16 +200,20 @@ const BLOB_HEADER: usize = 4 + 8 + 12;
 impl Sealer {
     /// Encrypts `buffer[at..]` in place and appends the tag.
     fn seal(&self, nonce: [u8; 12], context: &str, buffer: &mut Vec<u8>, at: usize) {
+        let tag = self.seal_tag(nonce, context, &mut buffer[at..]);
+        buffer.extend_from_slice(tag.as_ref());
+    }
+
+    /// Encrypts `data` in place: the tag, to be stored after it.
+    fn seal_tag(&self, nonce: [u8; 12], context: &str, data: &mut [u8]) -> Tag {
         // AES-GCM encryption fails only for inputs over 64 GiB.
-        let tag = self
-            .cipher
+        self.cipher
             .seal_in_place_separate_tag(
                 Nonce::assume_unique_for_key(nonce),
                 Aad::from(context.as_bytes()),
-                &mut buffer[at..],
+                data,
             )
-            .unwrap_or_else(|_| unreachable!("inputs stay under 64 GiB"));
-        buffer.extend_from_slice(tag.as_ref());
+            .unwrap_or_else(|_| unreachable!("inputs stay under 64 GiB"))
     }
 
     /// Decrypts `nonce ‖ ciphertext ‖ tag` that starts at `buffer[nonce_at..]`, in place:
@@ -221,13 +239,13 @@ impl Sealer {
 /// A file on its way into storage: room for the sealed header, then the plaintext as it
 /// arrives, then room for the tag: [`Vault::seal_blob`] encrypts it where it lies.
 #[derive(Debug)]
-pub struct BlobBuffer(Vec<u8>);
+pub struct BlobBuffer(AlignedBuf);
 
 impl BlobBuffer {
     /// An empty buffer for a file of about `len` bytes.
     pub fn with_capacity(len: usize) -> Self {
-        let mut bytes = Vec::with_capacity(BLOB_HEADER + len + TAG);
-        bytes.resize(BLOB_HEADER, 0);
+        let mut bytes = AlignedBuf::with_capacity(BLOB_HEADER + len + TAG);
+        bytes.resize(BLOB_HEADER);
         Self(bytes)
     }
 
@@ -237,7 +255,7 @@ impl BlobBuffer {
 
     /// The file's bytes so far.
     pub fn plaintext(&self) -> &[u8] {
-        &self.0[BLOB_HEADER..]
+        &self.0.as_slice()[BLOB_HEADER..]
     }
 }
 
@@ -357,11 +375,11 @@ mod tests {
         let sealed = v.seal_blob(buffer, "application.file:9");
         assert_eq!(sealed.len(), 35 + 40);
         assert_eq!(
-            v.open_bytes(sealed, "application.file:9"),
+            v.open_bytes(sealed.as_slice().to_vec(), "application.file:9"),
             Ok(b"%PDF-1.7 and more than the capacity".to_vec())
         );
         let empty = v.seal_blob(BlobBuffer::with_capacity(0), "x");
-        assert_eq!(v.open_bytes(empty, "x"), Ok(Vec::new()));
+        assert_eq!(v.open_bytes(empty.as_slice().to_vec(), "x"), Ok(Vec::new()));
     }
 
     #[test]

@@ -71,9 +71,11 @@ async fn upload_page(
     SignedIn(session): SignedIn,
     State(state): State<AppState>,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
     mut multipart: Multipart,
 ) -> Result<Response, AppError> {
     let limit = state.applications.upload_limit_mb();
+    let expected = announced_length(&headers, limit);
     let unreadable =
         || format!("Файл: не удалось загрузить — он больше {limit} МБ или загрузка прервалась");
     let mut rule = String::new();
@@ -84,7 +86,8 @@ async fn upload_page(
                 Some("rule") => rule = field.text().await.unwrap_or_default(),
                 Some("file") => {
                     let name = field.file_name().unwrap_or("файл").to_owned();
-                    let mut bytes = BlobBuffer::with_capacity(0);
+                    // The whole form's length is a close upper bound of the file's.
+                    let mut bytes = BlobBuffer::with_capacity(expected.unwrap_or(0));
                     loop {
                         match field.chunk().await {
                             Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
@@ -135,6 +138,15 @@ struct UploadQuery {
     name: String,
 }
 
+/// The body's length as the client announced it, when within the upload routes' limit
+/// (a longer one is refused by the limit before anything is read).
+fn announced_length(headers: &axum::http::HeaderMap, upload_limit_mb: u32) -> Option<usize> {
+    headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        .filter(|&n| n <= body_limit(upload_limit_mb))
+}
+
 /// The body, read straight into the buffer it is sealed in (sized by `Content-Length`
 /// when the client sent one); `None` when it broke off or ran past the body limit.
 async fn read_upload(mut body: Body, expected: Option<usize>) -> Option<BlobBuffer> {
@@ -159,11 +171,7 @@ async fn upload_api(
     body: Body,
 ) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
     let limit = state.applications.upload_limit_mb();
-    // A length over the body limit is refused before anything is read.
-    let expected = headers
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
-        .filter(|&n| n <= body_limit(limit));
+    let expected = announced_length(&headers, limit);
     let body = read_upload(body, expected).await.ok_or_else(|| too_large(limit))?;
     let name = if q.name.trim().is_empty() { "файл" } else { q.name.as_str() };
     let now = state.clock.now();

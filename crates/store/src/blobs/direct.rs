@@ -13,8 +13,8 @@
 //!
 //! A file system that refuses `O_DIRECT` (the open or the write fails with `EINVAL`) makes
 //! the store fall back to `LocalFileSystem`'s own writes for good. A missing directory is
-//! created by `LocalFileSystem` too (it syncs the new entries), so the first file of each
-//! directory takes the ordinary path.
+//! created here, each new entry synced in its parent, so the first file of a directory is
+//! written past the cache like the rest (a new server, or a new shard, is no slower).
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -24,7 +24,7 @@ use std::path::{Path as FsPath, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::UNIX_EPOCH;
 
-use crate::buffers::Pool;
+use crate::buffers::{AlignedBuf, BLOCK};
 use async_trait::async_trait;
 use futures_core::stream::BoxStream;
 use object_store::local::LocalFileSystem;
@@ -33,13 +33,6 @@ use object_store::{
     CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
     PutMode, PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions, Result,
 };
-
-/// The alignment and length granularity `O_DIRECT` asks for (a page covers every common
-/// logical block size).
-const BLOCK: usize = 4096;
-/// Write buffers kept between writes: up to 64 MiB, a buffer per concurrent writer of
-/// files of a megabyte or two.
-static POOL: Pool = Pool::new(64 << 20);
 
 /// A local directory: `O_DIRECT` writes, everything else by `LocalFileSystem`.
 pub struct DirectLocal {
@@ -72,8 +65,6 @@ impl fmt::Debug for DirectLocal {
 enum Refused {
     /// The file system does not do `O_DIRECT`: write the ordinary way from now on.
     Unsupported,
-    /// The directory does not exist yet: let `LocalFileSystem` create it.
-    NoDirectory,
     Failed(std::io::Error),
 }
 
@@ -103,7 +94,6 @@ impl ObjectStore for DirectLocal {
         match written {
             Ok(result) => Ok(result),
             Err(Refused::Failed(e)) => Err(generic(e)),
-            Err(Refused::NoDirectory) => self.inner.put_opts(location, payload, opts).await,
             Err(Refused::Unsupported) => {
                 tracing::info!(
                     "the files directory does not take O_DIRECT writes; buffered from now"
@@ -166,12 +156,9 @@ fn generic(e: std::io::Error) -> object_store::Error {
 /// renames it over `path`; then syncs the directory.
 fn write(path: &FsPath, payload: &PutPayload) -> Result<PutResult, Refused> {
     let len = payload.content_length();
-    let padded = len.div_ceil(BLOCK) * BLOCK;
     let (mut file, staging) = open_staged(path)?;
-    let mut buffer = Buffer::take(padded);
-    let block = buffer.fill(payload, padded);
     let written = (|| -> Result<PutResult, Refused> {
-        file.write_all(block)?;
+        write_blocks(&mut file, payload)?;
         // The padding goes; the size is synced with the data (fdatasync covers what is
         // needed to read the data back).
         file.set_len(len as u64).map_err(Refused::Failed)?;
@@ -187,13 +174,48 @@ fn write(path: &FsPath, payload: &PutPayload) -> Result<PutResult, Refused> {
     if written.is_err() {
         let _ = std::fs::remove_file(&staging);
     }
-    buffer.give_back();
     written
 }
 
-/// A new staging file `<path>#<n>` opened for direct writes.
+/// One block of memory at a block boundary.
+#[repr(C, align(4096))]
+struct Block([u8; BLOCK]);
+
+/// Writes `payload` in whole blocks, the last one zero-padded. A payload in one
+/// block-aligned piece (an upload sealed in its [`AlignedBuf`]) is written straight from
+/// its memory, only its last partial block copied; anything else through a pooled
+/// aligned buffer.
+fn write_blocks(file: &mut File, payload: &PutPayload) -> Result<(), Refused> {
+    let mut chunks = payload.iter();
+    if let (Some(only), None) = (chunks.next(), chunks.next())
+        && only.as_ptr().align_offset(BLOCK) == 0
+    {
+        let whole = only.len() / BLOCK * BLOCK;
+        file.write_all(&only[..whole])?;
+        let rest = &only[whole..];
+        if !rest.is_empty() {
+            let mut tail = Block([0; BLOCK]);
+            tail.0[..rest.len()].copy_from_slice(rest);
+            file.write_all(&tail.0)?;
+        }
+        return Ok(());
+    }
+    let len = payload.content_length();
+    let mut buffer = AlignedBuf::with_capacity(len);
+    for chunk in payload {
+        buffer.extend_from_slice(chunk);
+    }
+    buffer.resize(len.div_ceil(BLOCK) * BLOCK);
+    file.write_all(buffer.as_slice())?;
+    Ok(())
+}
+
+/// A new staging file `<path>#<n>` opened for direct writes; its directory is made
+/// when missing.
 fn open_staged(path: &FsPath) -> Result<(File, PathBuf), Refused> {
-    for n in 1u32.. {
+    let mut made_directory = false;
+    let mut n = 1u32;
+    loop {
         let mut staging = path.as_os_str().to_owned();
         staging.push(format!("#{n}"));
         let staging = PathBuf::from(staging);
@@ -204,12 +226,39 @@ fn open_staged(path: &FsPath) -> Result<(File, PathBuf), Refused> {
             .open(&staging)
         {
             Ok(file) => return Ok((file, staging)),
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Err(Refused::NoDirectory),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists && n < u32::MAX => n += 1,
+            Err(e) if e.kind() == ErrorKind::NotFound && !made_directory => {
+                made_directory = true;
+                if let Some(dir) = path.parent() {
+                    make_directory(dir).map_err(Refused::Failed)?;
+                }
+            }
             Err(e) => return Err(e.into()),
         }
     }
-    Err(Refused::Failed(std::io::Error::other("no free staging name")))
+}
+
+/// Creates `dir` and whatever of its ancestors is missing, and syncs its entry in its
+/// parent, so that the directory survives a crash with the file written into it. The
+/// entry is synced even when another writer made the directory a moment ago: its own
+/// sync may not have happened yet.
+fn make_directory(dir: &FsPath) -> std::io::Result<()> {
+    let parent = dir.parent();
+    match std::fs::create_dir(dir) {
+        Err(e) if e.kind() == ErrorKind::NotFound && parent.is_some() => {
+            make_directory(parent.unwrap_or(dir))?;
+            match std::fs::create_dir(dir) {
+                Err(e) if e.kind() != ErrorKind::AlreadyExists => return Err(e),
+                _ => {}
+            }
+        }
+        Err(e) if e.kind() != ErrorKind::AlreadyExists => return Err(e),
+        _ => {}
+    }
+    match parent {
+        Some(parent) => File::open(parent)?.sync_all(),
+        None => Ok(()),
+    }
 }
 
 /// `LocalFileSystem`'s entity tag: inode, modification time and size.
@@ -221,32 +270,6 @@ fn e_tag(meta: &std::fs::Metadata) -> String {
         .unwrap_or_default()
         .as_micros();
     format!("\"{:x}-{mtime:x}-{:x}\"", meta.ino(), meta.len())
-}
-
-/// A write buffer from the pool, with room to start at an aligned address.
-struct Buffer(Vec<u8>);
-
-impl Buffer {
-    fn take(len: usize) -> Self {
-        Self(POOL.take(len + BLOCK))
-    }
-
-    /// `payload` at a `BLOCK`-aligned address, zero-padded to `padded` bytes; each byte
-    /// is written once (no zeroing of the whole buffer first).
-    fn fill(&mut self, payload: &PutPayload, padded: usize) -> &[u8] {
-        // The capacity is reserved: the allocation does not move while it is filled.
-        let start = self.0.as_ptr().align_offset(BLOCK);
-        self.0.resize(start, 0);
-        for chunk in payload {
-            self.0.extend_from_slice(chunk);
-        }
-        self.0.resize(start + padded, 0);
-        &self.0[start..]
-    }
-
-    fn give_back(self) {
-        POOL.give(self.0);
-    }
 }
 
 #[cfg(test)]
@@ -268,21 +291,34 @@ mod tests {
         let lengths = [0, 1, 4095, 4096, 4097, (1 << 20) + 3];
         for (i, len) in lengths.into_iter().enumerate() {
             let bytes: Vec<u8> = (0..len).map(|b| (b * 7 + i) as u8).collect();
-            let at = Path::from(format!("applications/ab/file-{i}"));
-            // Twice: the first makes the directory (ordinary write), the second replaces
-            // the file with a direct write.
+            // A new directory (and a new parent for the first) each time.
+            let at = Path::from(format!("applications/{i:02x}/file-{i}"));
+            // Twice: the first makes the directory, the second replaces the file; from
+            // an ordinary vector (copied into aligned blocks) and from an aligned buffer
+            // (written from where it is).
             store.put(&at, PutPayload::from(vec![9u8; 10])).await?;
             store.put(&at, PutPayload::from(bytes.clone())).await?;
             let read = store.get(&at).await?.bytes().await?;
             assert_eq!(read.as_ref(), bytes.as_slice(), "length {len}");
+            let mut aligned = AlignedBuf::with_capacity(len);
+            aligned.extend_from_slice(&bytes);
+            aligned.as_mut_slice().reverse();
+            store.put(&at, PutPayload::from(bytes::Bytes::from(aligned))).await?;
+            let read = store.get(&at).await?.bytes().await?;
+            assert!(read.iter().rev().eq(bytes.iter()), "length {len}, aligned");
         }
         // Only the published files are left: no staging files, no padding.
-        let mut names: Vec<_> = std::fs::read_dir(dir.join("applications/ab"))
-            .unwrap()
-            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-            .collect();
+        let mut names = Vec::new();
+        for shard in std::fs::read_dir(dir.join("applications")).unwrap() {
+            let shard = shard.unwrap();
+            for file in std::fs::read_dir(shard.path()).unwrap() {
+                let file = file.unwrap().file_name();
+                names.push(format!("{}/{}", shard.file_name().display(), file.display()));
+            }
+        }
         names.sort();
-        assert_eq!(names, (0..lengths.len()).map(|i| format!("file-{i}")).collect::<Vec<_>>());
+        let expected: Vec<_> = (0..lengths.len()).map(|i| format!("{i:02x}/file-{i}")).collect();
+        assert_eq!(names, expected);
         assert!(store.direct.load(Ordering::Relaxed), "the direct path was used");
         let _ = std::fs::remove_dir_all(dir);
         Ok(())
