@@ -402,7 +402,7 @@ pub async fn documents_of(
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(account_id)
         .bind(limit)
-        .fetch_all(db.reads())
+        .fetch_all(&mut *db.read().await?)
         .await?;
     Ok(rows.iter().map(document).collect::<Result<_, _>>()?)
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, ConnectOptions, Connection, Executor};
+use sqlx::{AnyConnection, AnyPool, ConnectOptions, Connection, Executor};
 
 use crate::StoreError;
 use crate::batch::{Fut, SharedCommit};
@@ -84,7 +84,114 @@ impl Default for DbOptions {
 }
 
 /// How many read-only SQLite connections serve [`Db::read`].
-const READERS: u32 = 4;
+const READERS: usize = 4;
+
+/// SQLite's read-only connections, kept here rather than in a sqlx pool: a sqlx pool
+/// pings every connection given back to it (`return_to_pool`), which for SQLite is one
+/// more round trip to the connection's worker thread for every read, and a task spawned
+/// to make it; under load those doubled the thread wake-ups of the read paths. A
+/// connection given back here goes straight to the idle list. (A statement whose future
+/// was dropped half-way leaves nothing behind: the worker finishes or resets it before
+/// the next command, and a dropped transaction's rollback runs first thing on next use.)
+struct Readers {
+    idle: std::sync::Mutex<Vec<AnyConnection>>,
+    /// One permit per connection that may exist.
+    permits: Arc<tokio::sync::Semaphore>,
+    connect: AnyConnectOptions,
+    acquire_timeout: Duration,
+}
+
+impl std::fmt::Debug for Readers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Readers").finish_non_exhaustive()
+    }
+}
+
+impl Readers {
+    async fn acquire(self: &Arc<Self>) -> Result<ReadConn, StoreError> {
+        let permit =
+            tokio::time::timeout(self.acquire_timeout, self.permits.clone().acquire_owned())
+                .await
+                .map_err(|_| StoreError::Database(sqlx::Error::PoolTimedOut))?
+                .map_err(|_| StoreError::Database(sqlx::Error::PoolClosed))?;
+        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let conn = match idle {
+            Some(conn) => conn,
+            None => {
+                let mut conn = self.connect.connect().await?;
+                conn.execute("PRAGMA query_only = ON").await?;
+                conn.execute("PRAGMA cache_size = -16384").await?;
+                conn
+            }
+        };
+        Ok(ReadConn(Held::Reader { conn: Some(conn), readers: self.clone(), _permit: permit }))
+    }
+
+    async fn close(&self) {
+        self.permits.close();
+        let idle = self.idle.lock().map(|mut idle| std::mem::take(&mut *idle)).unwrap_or_default();
+        for conn in idle {
+            let _ = conn.close().await;
+        }
+    }
+}
+
+/// A connection for reads outside any transaction ([`Db::read`]): one of SQLite's
+/// read-only connections, or one of the pool's.
+#[derive(Debug)]
+pub struct ReadConn(Held);
+
+enum Held {
+    Pooled(sqlx::pool::PoolConnection<sqlx::Any>),
+    Reader {
+        conn: Option<AnyConnection>,
+        readers: Arc<Readers>,
+        _permit: tokio::sync::OwnedSemaphorePermit,
+    },
+}
+
+impl std::fmt::Debug for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Pooled(_) => "Pooled",
+            Self::Reader { .. } => "Reader",
+        })
+    }
+}
+
+impl std::ops::Deref for ReadConn {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        match &self.0 {
+            Held::Pooled(conn) => conn,
+            Held::Reader { conn, .. } => {
+                conn.as_ref().unwrap_or_else(|| unreachable!("held until dropped"))
+            }
+        }
+    }
+}
+
+impl std::ops::DerefMut for ReadConn {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        match &mut self.0 {
+            Held::Pooled(conn) => conn,
+            Held::Reader { conn, .. } => {
+                conn.as_mut().unwrap_or_else(|| unreachable!("held until dropped"))
+            }
+        }
+    }
+}
+
+impl Drop for ReadConn {
+    fn drop(&mut self) {
+        if let Held::Reader { conn, readers, .. } = &mut self.0
+            && let (Some(conn), Ok(mut idle)) = (conn.take(), readers.idle.lock())
+        {
+            idle.push(conn);
+        }
+    }
+}
 
 /// The database: a pool plus the knowledge of which backend it is.
 #[derive(Debug, Clone)]
@@ -93,7 +200,7 @@ pub struct Db {
     /// SQLite only: read-only connections beside the one writer. In WAL mode readers see
     /// the last commit and never wait for the writer, so hot read paths (token checks,
     /// userinfo) do not queue behind a commit's fsync. PostgreSQL reads from `pool`.
-    reader: Option<AnyPool>,
+    reader: Option<Arc<Readers>>,
     backend: Backend,
     /// The writer of shared commits, started on first use (inside the caller's runtime).
     shared: Arc<OnceLock<SharedCommit>>,
@@ -150,21 +257,15 @@ impl Db {
             .await?;
         // An in-memory SQLite database is private to its connection: no readers beside it.
         let reader = if backend == Backend::Sqlite && !url.contains(":memory:") {
-            Some(
-                AnyPoolOptions::new()
-                    .max_connections(READERS)
-                    .acquire_timeout(acquire_timeout)
-                    .test_before_acquire(false)
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            conn.execute("PRAGMA query_only = ON").await?;
-                            conn.execute("PRAGMA cache_size = -16384").await?;
-                            Ok(())
-                        })
-                    })
-                    .connect_with(connect.clone())
-                    .await?,
-            )
+            let readers = Arc::new(Readers {
+                idle: std::sync::Mutex::default(),
+                permits: Arc::new(tokio::sync::Semaphore::new(READERS)),
+                connect: connect.clone(),
+                acquire_timeout,
+            });
+            // One now, so a database that cannot be read is an error at start.
+            drop(readers.acquire().await?);
+            Some(readers)
         } else {
             None
         };
@@ -213,8 +314,11 @@ impl Db {
     /// state (they never see a transaction still open elsewhere). On SQLite it comes from
     /// the read-only pool, so it may be held while a transaction is open; on PostgreSQL
     /// it is an ordinary pooled connection.
-    pub async fn read(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
-        Ok(self.reads().acquire().await?)
+    pub async fn read(&self) -> Result<ReadConn, StoreError> {
+        match &self.reader {
+            Some(readers) => readers.acquire().await,
+            None => Ok(ReadConn(Held::Pooled(self.pool.acquire().await?))),
+        }
     }
 
     /// Runs `work` in a transaction shared with other concurrent work and one durable
@@ -243,20 +347,13 @@ impl Db {
         self.backend
     }
 
-    /// The pool for reads outside any transaction: on SQLite the read-only connections
-    /// (which see the last commit and never queue behind the one writer connection,
-    /// busy with shared commits under load), else the pool.
-    pub fn reads(&self) -> &AnyPool {
-        self.reader.as_ref().unwrap_or(&self.pool)
-    }
-
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
 
     pub async fn close(&self) {
-        if let Some(reader) = &self.reader {
-            reader.close().await;
+        if let Some(readers) = &self.reader {
+            readers.close().await;
         }
         self.pool.close().await;
     }

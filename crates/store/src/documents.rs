@@ -55,7 +55,7 @@ pub async fn get(conn: &mut Conn, account_id: &str) -> Result<Option<DocumentsRo
 pub async fn account_by_snils(db: &Db, snils_index: &str) -> Result<Option<String>, StoreError> {
     let r = sqlx::query("SELECT account_id FROM person_documents WHERE snils_index = $1")
         .bind(snils_index)
-        .fetch_optional(db.reads())
+        .fetch_optional(&mut *db.read().await?)
         .await?;
     Ok(r.map(|r| r.try_get("account_id")).transpose()?)
 }
@@ -67,7 +67,7 @@ pub async fn accounts_by_passport(
 ) -> Result<Vec<String>, StoreError> {
     let rows = sqlx::query("SELECT account_id FROM person_documents WHERE passport_index = $1")
         .bind(passport_index)
-        .fetch_all(db.reads())
+        .fetch_all(&mut *db.read().await?)
         .await?;
     Ok(rows.iter().map(|r| r.try_get("account_id")).collect::<Result<_, _>>()?)
 }

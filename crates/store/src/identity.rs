@@ -235,7 +235,7 @@ pub async fn contact_by_index(
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(kind)
         .bind(index)
-        .fetch_optional(db.reads())
+        .fetch_optional(&mut *db.read().await?)
         .await?;
     Ok(row.as_ref().map(contact).transpose()?)
 }
@@ -615,7 +615,7 @@ pub async fn touch_session(
         .bind(id)
         .bind(now)
         .bind(idle)
-        .fetch_optional(db.reads())
+        .fetch_optional(&mut *db.read().await?)
         .await?;
     let Some(mut session) = row.as_ref().map(session).transpose()? else {
         return Ok(None);
@@ -677,7 +677,7 @@ pub async fn sessions_of(
     let found = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(account_id)
         .bind(limit)
-        .fetch_all(db.reads())
+        .fetch_all(&mut *db.read().await?)
         .await?;
     rows(&found, session)
 }
@@ -800,7 +800,7 @@ pub async fn notification_channels(
          FROM notification_channels WHERE account_id = $1",
     )
     .bind(account_id)
-    .fetch_optional(db.reads())
+    .fetch_optional(&mut *db.read().await?)
     .await?;
     Ok(match row {
         Some(r) => {

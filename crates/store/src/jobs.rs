@@ -189,7 +189,7 @@ impl JobQueue {
     pub async fn state(&self, id: &str) -> Result<Option<JobState>, StoreError> {
         let row = sqlx::query("SELECT state FROM jobs WHERE id = $1")
             .bind(id)
-            .fetch_optional(self.db.reads())
+            .fetch_optional(&mut *self.db.read().await?)
             .await?;
         row.map(|r| JobState::parse(r.try_get::<String, _>("state")?.as_str())).transpose()
     }

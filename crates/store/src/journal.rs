@@ -117,8 +117,11 @@ pub async fn sealed_after(db: &Db, after: i64, limit: i64) -> Result<Vec<Journal
     let sql = format!(
         "SELECT {COLUMNS} FROM journal WHERE seq IS NOT NULL AND seq > $1 ORDER BY seq LIMIT $2"
     );
-    let rows =
-        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(after).bind(limit).fetch_all(db.reads()).await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&mut *db.read().await?)
+        .await?;
     Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
 }
 
@@ -141,7 +144,7 @@ pub async fn for_subject(
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(subject)
         .bind(limit)
-        .fetch_all(db.reads())
+        .fetch_all(&mut *db.read().await?)
         .await?;
     Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
 }

@@ -68,7 +68,10 @@ pub async fn insert(conn: &mut Conn, row: &OutboxRow) -> Result<(), StoreError> 
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<OutboxRow>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM outbox WHERE id = $1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(db.reads()).await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(&mut *db.read().await?)
+        .await?;
     Ok(row.as_ref().map(from_row).transpose()?)
 }
 
@@ -108,13 +111,16 @@ pub async fn latest(
             sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(index)
                 .bind(limit)
-                .fetch_all(db.reads())
+                .fetch_all(&mut *db.read().await?)
                 .await?
         }
         None => {
             let sql =
                 format!("SELECT {COLUMNS} FROM outbox ORDER BY created_at DESC, id DESC LIMIT $1");
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(db.reads()).await?
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(limit)
+                .fetch_all(&mut *db.read().await?)
+                .await?
         }
     };
     Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)

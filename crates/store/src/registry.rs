@@ -163,7 +163,8 @@ pub async fn set_cache_mib(db: &Db, conn: &mut Conn, mib: i64) -> Result<(), Sto
 /// The encrypted records whose `key` index equals `index` (normally one at most).
 pub async fn persons_by(db: &Db, key: PersonKey, index: &str) -> Result<Vec<String>, StoreError> {
     let sql = format!("SELECT data FROM registry_persons WHERE {} = $1 LIMIT 4", key.column());
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(index).fetch_all(db.reads()).await?;
+    let rows =
+        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(index).fetch_all(&mut *db.read().await?).await?;
     rows.iter().map(|r| Ok(r.try_get("data")?)).collect()
 }
 
@@ -176,7 +177,7 @@ pub async fn invalid_passport(
         "SELECT passport, reason, since FROM registry_invalid_passports WHERE passport = $1",
     )
     .bind(passport)
-    .fetch_optional(db.reads())
+    .fetch_optional(&mut *db.read().await?)
     .await?;
     row.map(|r| {
         Ok(InvalidPassportRow {
@@ -193,7 +194,7 @@ pub async fn organization(db: &Db, inn_or_ogrn: &str) -> Result<Option<String>, 
     let row =
         sqlx::query("SELECT data FROM registry_organizations WHERE inn = $1 OR ogrn = $1 LIMIT 1")
             .bind(inn_or_ogrn)
-            .fetch_optional(db.reads())
+            .fetch_optional(&mut *db.read().await?)
             .await?;
     row.map(|r| Ok(r.try_get("data")?)).transpose()
 }
@@ -205,7 +206,7 @@ pub async fn counts(db: &Db) -> Result<(i64, i64, i64), StoreError> {
                 (SELECT COUNT(*) FROM registry_invalid_passports) AS invalid, \
                 (SELECT COUNT(*) FROM registry_organizations) AS orgs",
     )
-    .fetch_one(db.reads())
+    .fetch_one(&mut *db.read().await?)
     .await?;
     Ok((row.try_get("persons")?, row.try_get("invalid")?, row.try_get("orgs")?))
 }

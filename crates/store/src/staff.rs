@@ -97,7 +97,7 @@ pub async fn find_centers(
         .bind(city.unwrap_or_default())
         .bind(text)
         .bind(format!("%{}%", like_escape(text)))
-        .fetch_all(db.reads())
+        .fetch_all(&mut *db.read().await?)
         .await?;
     Ok(rows.iter().map(center).collect::<Result<_, _>>()?)
 }
@@ -106,7 +106,7 @@ pub async fn find_centers(
 pub async fn center_cities(db: &Db) -> Result<Vec<String>, StoreError> {
     let rows =
         sqlx::query("SELECT DISTINCT city FROM service_centers WHERE active = 1 ORDER BY city")
-            .fetch_all(db.reads())
+            .fetch_all(&mut *db.read().await?)
             .await?;
     Ok(rows.iter().map(|r| r.try_get("city")).collect::<Result<_, _>>()?)
 }
@@ -194,7 +194,10 @@ pub async fn count_staff(db: &Db) -> Result<i64, StoreError> {
 
 pub async fn staff_by_login(db: &Db, login: &str) -> Result<Option<StaffRow>, StoreError> {
     let sql = format!("SELECT {STAFF} FROM staff WHERE login = $1");
-    let r = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(login).fetch_optional(db.reads()).await?;
+    let r = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(login)
+        .fetch_optional(&mut *db.read().await?)
+        .await?;
     Ok(r.as_ref().map(staff).transpose()?)
 }
 
@@ -207,7 +210,7 @@ pub async fn staff_by_id(conn: &mut Conn, id: &str) -> Result<Option<StaffRow>, 
 /// Every staff member, by login.
 pub async fn list_staff(db: &Db) -> Result<Vec<StaffRow>, StoreError> {
     let sql = format!("SELECT {STAFF} FROM staff ORDER BY login");
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(db.reads()).await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&mut *db.read().await?).await?;
     Ok(rows.iter().map(staff).collect::<Result<_, _>>()?)
 }
 
@@ -345,7 +348,7 @@ pub async fn touch_staff_session(
     .bind(id)
     .bind(now)
     .bind(idle)
-    .fetch_optional(db.reads())
+    .fetch_optional(&mut *db.read().await?)
     .await?;
     let Some(r) = row else { return Ok(None) };
     let mut s = StaffSessionRow {

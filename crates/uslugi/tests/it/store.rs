@@ -317,7 +317,7 @@ on_both_backends! {
             }
         }
         let rows = sqlx::query("SELECT name, value FROM counters WHERE name LIKE 'shared-%' ORDER BY name")
-            .fetch_all(db.reads())
+            .fetch_all(&mut *db.read().await.unwrap())
             .await
             .unwrap();
         let mut kept: Vec<(String, i64)> = rows.iter().map(|r| (r.get("name"), r.get("value"))).collect();
