@@ -19,6 +19,11 @@
 //! (which writes past the page cache). No submission rate can pass that line.
 //! `TMPDIR=/dev/shm` puts the data directory in memory: the software's own rate, without
 //! the disk. `USLUGI_BENCH_CLIENTS` sets the number of concurrent clients (64).
+//!
+//! Leave a few minutes between runs on ext4 without a journal (as on the development
+//! VMs): each run deletes its thousands of files at the end, and for a minute or more
+//! every file created after that walks past those inodes (`recently_deleted` in the
+//! kernel), which took a sixth of the CPU of a run started seconds after another.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
