@@ -124,6 +124,7 @@ pub fn load_catalog(dir: &Path) -> Result<services::Catalog, SettingsError> {
 
 /// Opens everything and starts serving on `settings.listen` (port 0 picks a free port).
 pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
+    crate::without_huge_pages();
     let calendar = Arc::new(load_calendar(&settings.calendar_dir)?);
     let catalog = Arc::new(load_catalog(&settings.services_dir)?);
     for year in calendar.years().filter(|y| y.is_provisional()) {
