@@ -17,8 +17,7 @@
 //! durably by as many writers, once the ordinary way (write through the page cache,
 //! fsync, rename, fsync of the directory) and once through the server's blob store
 //! (which writes past the page cache). No submission rate can pass that line.
-//! `TMPDIR=/dev/shm` puts the data directory in memory: the software's own rate, without
-//! the disk. `USLUGI_BENCH_CLIENTS` sets the number of concurrent clients (64).
+//! `USLUGI_BENCH_CLIENTS` sets the number of concurrent clients (64).
 //!
 //! Leave a few minutes between runs on ext4 without a journal (as on the development
 //! VMs): each run deletes its thousands of files at the end, and for a minute or more
