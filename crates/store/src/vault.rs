@@ -259,14 +259,6 @@ impl BlobBuffer {
     }
 }
 
-impl From<&[u8]> for BlobBuffer {
-    fn from(bytes: &[u8]) -> Self {
-        let mut buffer = Self::with_capacity(bytes.len());
-        buffer.extend_from_slice(bytes);
-        buffer
-    }
-}
-
 fn keyed(key: &[u8; 32], kind: &str, value: &str) -> String {
     let mut mac = <HmacSha256 as hmac::KeyInit>::new_from_slice(key)
         .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
