@@ -243,21 +243,17 @@ fn open_staged(path: &FsPath) -> Result<(File, PathBuf), Refused> {
 /// entry is synced even when another writer made the directory a moment ago: its own
 /// sync may not have happened yet.
 fn make_directory(dir: &FsPath) -> std::io::Result<()> {
-    let parent = dir.parent();
-    match std::fs::create_dir(dir) {
-        Err(e) if e.kind() == ErrorKind::NotFound && parent.is_some() => {
-            make_directory(parent.unwrap_or(dir))?;
-            match std::fs::create_dir(dir) {
-                Err(e) if e.kind() != ErrorKind::AlreadyExists => return Err(e),
-                _ => {}
-            }
+    let Some(parent) = dir.parent() else { return Ok(()) };
+    let created = match std::fs::create_dir(dir) {
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            make_directory(parent)?;
+            std::fs::create_dir(dir)
         }
-        Err(e) if e.kind() != ErrorKind::AlreadyExists => return Err(e),
-        _ => {}
-    }
-    match parent {
-        Some(parent) => File::open(parent)?.sync_all(),
-        None => Ok(()),
+        other => other,
+    };
+    match created {
+        Err(e) if e.kind() != ErrorKind::AlreadyExists => Err(e),
+        _ => File::open(parent)?.sync_all(),
     }
 }
 
